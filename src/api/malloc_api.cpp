@@ -1,0 +1,236 @@
+// The malloc family: the prefixed hz_* API, and (HZ_OVERRIDE builds) the
+// standard names as aliases of it, glibc's __libc_* names included, so no entry
+// point can hand out a block from another allocator.
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "api/alloc_path.h"
+#include "api/free_path.h"
+#include "hakozuna.h"
+#include "stats/stats.h"
+
+namespace hz {
+
+// ---- out-of-line pieces of the fast paths ----
+
+void* alloc_big(size_t size, bool zero) {
+  if (size <= kMaxSmallSize) {
+    void* p = alloc_class(class_of_medium(size));
+    if (p && zero) memset(p, 0, size);
+    return p;
+  }
+  if (HZ_UNLIKELY(size > PTRDIFF_MAX || !ensure_process_init())) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return large::alloc(size, kPageSize, zero);
+}
+
+void free_outside(void* p, const char* call) {
+  if (p != nullptr) invalid_pointer(call, p);
+}
+
+void free_span_or_invalid(void* p, uint32_t tag, const char* call) {
+  if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) return large::free(p);
+  invalid_pointer(call, p);
+}
+
+namespace {
+
+// Usable size of a block we handed out; 0 if p is not one.
+size_t block_size(const void* p) {
+  uintptr_t off = arena_offset(p);
+  if (off >= g_pagemap.size) return 0;
+  uint32_t tag = tag_at(off);
+  unsigned cls = tag_class(tag);
+  if (cls == kLargeClass) return (off & (kPageSize - 1)) == 0 ? large::usable_size(p) : 0;
+  if (cls == 0) return 0;
+  uint64_t run_off = (uint64_t{tag_page_in_run(tag)} << kPageShift) | (off & (kPageSize - 1));
+  uint64_t magic = kClasses[cls].div_magic;
+  return run_off * magic < magic ? kClasses[cls].size : 0;
+}
+
+void* alloc_aligned(size_t align, size_t size) {
+  if (align <= 16) return alloc(size);  // every class size is a multiple of 16
+  if (HZ_UNLIKELY(size > PTRDIFF_MAX)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (align <= kPageSize && size <= kMaxSmallSize) {
+    // Runs start on a page, so a class whose size is a multiple of align
+    // aligns every block: no over-allocation, no cost to the common path.
+    size_t s = size ? (size + align - 1) & ~(align - 1) : align;
+    if (s <= kMaxSmallSize) {
+      unsigned cls = class_of(s);
+      while (cls < kNumClasses && kClasses[cls].size % align != 0) ++cls;
+      if (cls < kNumClasses) return alloc_class(cls);
+    }
+  }
+  if (!ensure_process_init()) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return large::alloc(size ? size : 1, align, false);
+}
+
+bool valid_alignment(size_t align) { return align != 0 && (align & (align - 1)) == 0; }
+
+}  // namespace
+}  // namespace hz
+
+using namespace hz;
+
+HZ_EXPORT void* hz_malloc(size_t size) noexcept { return alloc(size); }
+
+HZ_EXPORT void hz_free(void* p) noexcept { dealloc(p); }
+
+HZ_EXPORT void* hz_calloc(size_t count, size_t size) noexcept {
+  size_t total;
+  if (HZ_UNLIKELY(__builtin_mul_overflow(count, size, &total))) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (total <= kLookupMax) {
+    void* p = alloc_class(kClassLookup[(total + 15) >> 4]);
+    if (p) memset(p, 0, total);
+    return p;
+  }
+  return alloc_big(total, true);
+}
+
+HZ_EXPORT void* hz_realloc(void* p, size_t size) noexcept {
+  if (p == nullptr) return alloc(size);
+  size_t old = block_size(p);
+  if (HZ_UNLIKELY(old == 0)) invalid_pointer("realloc", p);
+  if (size == 0) {  // glibc: frees and returns NULL
+    dealloc(p);
+    return nullptr;
+  }
+  if (size <= old && size >= old / 2) return p;
+  void* q = alloc(size);
+  if (HZ_UNLIKELY(q == nullptr)) return nullptr;  // p stays valid
+  memcpy(q, p, size < old ? size : old);
+  dealloc(p);
+  return q;
+}
+
+HZ_EXPORT void* hz_reallocarray(void* p, size_t count, size_t size) noexcept {
+  size_t total;
+  if (HZ_UNLIKELY(__builtin_mul_overflow(count, size, &total))) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return hz_realloc(p, total);
+}
+
+HZ_EXPORT void* hz_aligned_alloc(size_t align, size_t size) noexcept {
+  if (HZ_UNLIKELY(!valid_alignment(align))) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return alloc_aligned(align, size);
+}
+
+HZ_EXPORT int hz_posix_memalign(void** out, size_t align, size_t size) noexcept {
+  if (HZ_UNLIKELY(!valid_alignment(align) || align % sizeof(void*) != 0)) return EINVAL;
+  int saved = errno;
+  void* p = alloc_aligned(align, size);
+  errno = saved;  // posix_memalign reports through its result, not errno
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+HZ_EXPORT void* hz_memalign(size_t align, size_t size) noexcept {
+  // glibc rounds a non-power-of-two alignment up instead of failing.
+  if (align > (size_t{1} << 62)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (!valid_alignment(align)) align = align <= 1 ? 1 : size_t{1} << (64 - __builtin_clzll(align - 1));
+  return alloc_aligned(align, size);
+}
+
+HZ_EXPORT void* hz_valloc(size_t size) noexcept { return alloc_aligned(kPageSize, size); }
+
+HZ_EXPORT void* hz_pvalloc(size_t size) noexcept {
+  if (size > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t rounded = size ? (size + kPageSize - 1) & ~(kPageSize - 1) : kPageSize;
+  return alloc_aligned(kPageSize, rounded);
+}
+
+HZ_EXPORT size_t hz_usable_size(const void* p) noexcept { return p ? block_size(p) : 0; }
+
+HZ_EXPORT int hz_trim(void) noexcept {
+  if (!process_ready()) return 0;
+  ThreadCache* tc = t_cache;
+  if (tc->live) thread_flush_all(tc);
+  return arena::purge_all() > 0 ? 1 : 0;
+}
+
+HZ_EXPORT void hz_stats_print(void) noexcept { stats::print_report(); }
+
+HZ_EXPORT void hz_free_sized(void* p, size_t) noexcept { dealloc(p); }
+
+// ---- the standard names ----
+#if HZ_OVERRIDE
+#define HZ_ALIAS(target) __attribute__((alias(#target), visibility("default"), used))
+
+extern "C" {
+void* malloc(size_t) noexcept HZ_ALIAS(hz_malloc);
+void free(void*) noexcept HZ_ALIAS(hz_free);
+void* calloc(size_t, size_t) noexcept HZ_ALIAS(hz_calloc);
+void* realloc(void*, size_t) noexcept HZ_ALIAS(hz_realloc);
+void* reallocarray(void*, size_t, size_t) noexcept HZ_ALIAS(hz_reallocarray);
+void* aligned_alloc(size_t, size_t) noexcept HZ_ALIAS(hz_aligned_alloc);
+int posix_memalign(void**, size_t, size_t) noexcept HZ_ALIAS(hz_posix_memalign);
+void* memalign(size_t, size_t) noexcept HZ_ALIAS(hz_memalign);
+void* valloc(size_t) noexcept HZ_ALIAS(hz_valloc);
+void* pvalloc(size_t) noexcept HZ_ALIAS(hz_pvalloc);
+size_t malloc_usable_size(void*) noexcept HZ_ALIAS(hz_usable_size);
+void cfree(void*) noexcept HZ_ALIAS(hz_free);
+void free_sized(void*, size_t) noexcept HZ_ALIAS(hz_free_sized);
+void* __libc_malloc(size_t) noexcept HZ_ALIAS(hz_malloc);
+void __libc_free(void*) noexcept HZ_ALIAS(hz_free);
+void* __libc_calloc(size_t, size_t) noexcept HZ_ALIAS(hz_calloc);
+void* __libc_realloc(void*, size_t) noexcept HZ_ALIAS(hz_realloc);
+void* __libc_memalign(size_t, size_t) noexcept HZ_ALIAS(hz_memalign);
+void* __libc_valloc(size_t) noexcept HZ_ALIAS(hz_valloc);
+void* __libc_pvalloc(size_t) noexcept HZ_ALIAS(hz_pvalloc);
+}
+
+HZ_EXPORT int malloc_trim(size_t) noexcept { return hz_trim(); }
+HZ_EXPORT int mallopt(int, int) noexcept { return 1; }  // accepted, nothing to tune
+HZ_EXPORT void malloc_stats(void) noexcept { stats::print_report(); }
+
+HZ_EXPORT struct mallinfo2 mallinfo2(void) noexcept {
+  struct mallinfo2 mi;
+  memset(&mi, 0, sizeof mi);
+  if (!process_ready()) return mi;
+  arena::Usage u = arena::usage();
+  mi.arena = u.mapped_bytes;
+  mi.uordblks = u.in_use_bytes;
+  mi.fordblks = u.dirty_free_bytes;
+  mi.usmblks = u.mapped_peak_bytes;
+  return mi;
+}
+
+HZ_EXPORT struct mallinfo mallinfo(void) noexcept {
+  struct mallinfo2 m2 = mallinfo2();
+  struct mallinfo mi;
+  memset(&mi, 0, sizeof mi);
+  mi.arena = static_cast<int>(m2.arena);
+  mi.uordblks = static_cast<int>(m2.uordblks);
+  mi.fordblks = static_cast<int>(m2.fordblks);
+  mi.usmblks = static_cast<int>(m2.usmblks);
+  return mi;
+}
+#endif
+
+// One line at exit when HAKOZUNA_STATS=1.
+__attribute__((destructor)) static void hz_report_at_exit() { stats::at_exit(); }

@@ -1,0 +1,73 @@
+// Arena: one reserved address range, its per-page run metadata, and the page
+// heap that carves it into spans (runs of pages). All page-heap calls take
+// the heap lock internally; they are slow-path only.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "common/base.h"
+#include "pagemap/pagemap.h"
+
+namespace hz {
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2 };
+
+// Metadata of a span, kept apart from the data pages. Valid at a span's first
+// page; its last page repeats state and npages so that a neighbour being freed
+// can find the span's start.
+struct RunMeta {
+  FreeBlock* free_list;  // small run: blocks returned to the run (owner shard only)
+  RunMeta* next;         // central partial list, or page-heap free list
+  RunMeta* prev;
+  uint32_t npages;
+  uint32_t used;    // small run: blocks out in caches or in the program
+  uint32_t nfree;   // small run: blocks on free_list
+  uint32_t carved;  // small run: blocks carved from the fresh tail so far
+  uint8_t cls;
+  uint8_t owner;
+  uint8_t state;
+  uint8_t dirty;       // free span: may hold non-zero, resident pages
+  uint8_t in_partial;  // small run: on its shard's partial list
+};
+
+struct ArenaState {
+  RunMeta* meta = nullptr;  // one per page
+  size_t npages = 0;        // reserved pages
+};
+extern ArenaState g_arena;
+
+namespace arena {
+
+// Reserves the arena (once, from the first allocation). Returns false if no
+// address space could be had at all.
+bool init();
+
+HZ_INLINE size_t page_of(const void* p) { return arena_offset(p) >> kPageShift; }
+HZ_INLINE void* page_addr(size_t page) { return reinterpret_cast<void*>(g_pagemap.base + (page << kPageShift)); }
+HZ_INLINE RunMeta* meta_of(size_t page) { return &g_arena.meta[page]; }
+HZ_INLINE size_t page_of(const RunMeta* m) { return static_cast<size_t>(m - g_arena.meta); }
+
+// A span of npages whose first page is aligned to align_pages (a power of
+// two). *zeroed tells whether its contents are known to be zero.
+RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed);
+// Gives a span back; spans of kPurgeOnFreeBytes or more are purged at once.
+void free_span(RunMeta* m);
+// Purges every dirty free span. Returns bytes purged.
+size_t purge_all();
+
+// Fork support: the page-heap lock.
+void lock();
+void unlock();
+void reset_lock();
+
+struct Usage {
+  size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;
+};
+Usage usage();
+
+}  // namespace arena
+}  // namespace hz

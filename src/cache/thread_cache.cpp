@@ -1,0 +1,334 @@
+#include "cache/thread_cache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "central/central.h"
+#include "os/os.h"
+#include "shard/shard.h"
+#include "stats/stats.h"
+
+namespace hz {
+
+namespace {
+constexpr ThreadCache make_empty_cache() {
+  ThreadCache tc{};
+  tc.shard = kNoShard;
+  return tc;
+}
+}  // namespace
+// Constant-initialised: malloc can run before any constructor.
+constinit ThreadCache g_empty_cache = make_empty_cache();
+__thread ThreadCache* t_cache __attribute__((tls_model("initial-exec"))) = &g_empty_cache;
+static __thread uint8_t t_dead __attribute__((tls_model("initial-exec")));
+
+namespace {
+
+// ---- bin <-> list helpers ----
+
+// Moves up to want blocks from the front of list onto the bin; returns the rest.
+FreeBlock* take_into_bin(Bin& b, FreeBlock* list, unsigned want) {
+  FreeBlock* cur = list;
+  unsigned n = 1;
+  while (n < want && cur->next) cur = cur->next, ++n;
+  FreeBlock* rest = cur->next;
+  cur->next = b.head;
+  b.head = list;
+  b.count += n;
+  return rest;
+}
+
+FreeBlock* list_tail(FreeBlock* list) {
+  while (list->next) list = list->next;
+  return list;
+}
+
+// ---- S112: spill first, then one full drain ----
+
+bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
+  Spill& s = tc->spill;
+  Bin& b = tc->bins[cls];
+  unsigned got = 0;
+  while (s.n[cls] > 0 && got < want) {
+    FreeBlock* blk = s.array[cls][--s.n[cls]];
+    blk->next = b.head;
+    b.head = blk;
+    ++got;
+  }
+  b.count += got;
+  if (got < want && s.overflow[cls]) {
+    unsigned before = b.count;
+    s.overflow[cls] = take_into_bin(b, s.overflow[cls], want - got);
+    got += b.count - before;
+  }
+  return got > 0;
+}
+
+// A drained list fills the request, then spill_array, then stays whole in
+// spill_overflow: never pushed back, never walked to its tail.
+void distribute(ThreadCache* tc, unsigned cls, FreeBlock* list) {
+  list = take_into_bin(tc->bins[cls], list, kClasses[cls].batch);
+  if (!list) return;
+  Spill& s = tc->spill;
+  HZ_CHECK(s.overflow[cls] == nullptr && s.n[cls] == 0, "S112: spill not empty at drain");
+  while (list && s.n[cls] < kSpillCap) {
+    s.array[cls][s.n[cls]++] = list;
+    list = list->next;
+  }
+  if (list) {
+    s.overflow[cls] = list;
+    stats::add(stats::kSpillOverflowSet, 1);
+  }
+}
+
+void refill(ThreadCache* tc, unsigned cls) {
+  stats::add(stats::kRefill, 1);
+  unsigned want = kClasses[cls].batch;
+  if (tc->remote.pending) remote_stash_flush(tc->remote);
+  if (refill_from_spill(tc, cls, want)) return;
+  Shard& sh = g_shards[tc->shard];
+  if (sh.stash[cls].pending() || sh.central[cls].pending()) {
+    if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
+    FreeBlock* list = sh.stash[cls].drain();
+    if (list) stats::add(stats::kStashExchange, 1);
+    if (!list) list = sh.central[cls].drain();
+    if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
+    if (list) {
+      distribute(tc, cls, list);
+      return;
+    }
+  }
+  unsigned got;
+  FreeBlock* last;
+  FreeBlock* head = central::carve(tc->shard, cls, want, &got, &last);
+  if (head) {
+    Bin& b = tc->bins[cls];
+    last->next = b.head;
+    b.head = head;
+    b.count += got;
+  }
+}
+
+// ---- thread cache storage: recycled, never returned to the OS ----
+
+SpinLock g_pool_lock;  // also guards the live list
+ThreadCache* g_pool = nullptr;
+ThreadCache* g_live = nullptr;
+char* g_chunk = nullptr;
+size_t g_chunk_left = 0;
+uint64_t g_folded[3] = {0, 0, 0};
+
+ThreadCache* tc_alloc() {
+  LockGuard g(g_pool_lock);
+  ThreadCache* tc = g_pool;
+  if (tc) {
+    g_pool = tc->next_live;
+  } else {
+    constexpr size_t kSize = (sizeof(ThreadCache) + 63) & ~size_t{63};
+    if (g_chunk_left < kSize) {
+      constexpr size_t kChunk = size_t{1} << 20;
+      g_chunk = static_cast<char*>(os::reserve(kChunk));
+      if (!g_chunk) return nullptr;
+      g_chunk_left = kChunk;
+    }
+    tc = reinterpret_cast<ThreadCache*>(g_chunk);
+    g_chunk += kSize;
+    g_chunk_left -= kSize;
+  }
+  memset(static_cast<void*>(tc), 0, sizeof *tc);
+  tc->next_live = g_live;
+  if (g_live) g_live->prev_live = tc;
+  g_live = tc;
+  return tc;
+}
+
+void tc_free(ThreadCache* tc) {
+  LockGuard g(g_pool_lock);
+  if (tc->prev_live) tc->prev_live->next_live = tc->next_live; else g_live = tc->next_live;
+  if (tc->next_live) tc->next_live->prev_live = tc->prev_live;
+  g_folded[0] += tc->n_alloc;
+  g_folded[1] += tc->n_free;
+  g_folded[2] += tc->n_remote;
+  tc->next_live = g_pool;
+  g_pool = tc;
+}
+
+// ---- process state ----
+
+std::atomic<int> g_init_state{0};  // 0: not yet, 2: ready
+SpinLock g_init_lock;
+pthread_key_t g_key;
+
+void key_destructor(void* p) {
+  if (p) thread_teardown(static_cast<ThreadCache*>(p));
+}
+
+}  // namespace
+
+// ---- slow paths called from the fast paths ----
+
+void* alloc_refill(unsigned cls) {
+  ThreadCache* tc = t_cache;
+  if (HZ_UNLIKELY(!tc->live)) {
+    tc = thread_setup();
+    if (!tc) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  Bin& b = tc->bins[cls];
+  if (!b.head) refill(tc, cls);
+  FreeBlock* blk = b.head;
+  if (HZ_UNLIKELY(!blk)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  b.head = blk->next;
+  b.count--;
+  if constexpr (kStats) tc->n_alloc++;
+  return blk;
+}
+
+void flush_bin(ThreadCache* tc, unsigned cls) {
+  Bin& b = tc->bins[cls];
+  unsigned n = b.count / 2;
+  FreeBlock* head = b.head;
+  FreeBlock* cut = head;
+  for (unsigned i = 1; i < n; ++i) cut = cut->next;
+  b.head = cut->next;
+  b.count -= n;
+  central::push(tc->shard, cls, head, cut);
+  stats::add(stats::kFlush, 1);
+}
+
+void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
+  if (HZ_UNLIKELY(!tc->live)) {
+    // A thread's first call, or a free after its cache was torn down.
+    tc = t_dead ? nullptr : thread_setup();
+    if (!tc) return remote_push_one(b, cls, owner);
+    if (owner == tc->shard) {
+      Bin& bin = tc->bins[cls];
+      b->next = bin.head;
+      bin.head = b;
+      if (++bin.count > bin.max) flush_bin(tc, cls);
+      return;
+    }
+  }
+  if constexpr (kStats) tc->n_remote++, tc->n_free++;
+  remote_stash_add(tc->remote, b, cls, owner);
+}
+
+// ---- lifecycle ----
+
+bool ensure_process_init() {
+  if (HZ_LIKELY(g_init_state.load(std::memory_order_acquire) == 2)) return true;
+  bool first = false;
+  g_init_lock.lock();
+  if (g_init_state.load(std::memory_order_relaxed) == 0) {
+    if (!arena::init()) {
+      g_init_lock.unlock();
+      return false;
+    }
+    stats::init_from_env();
+    pthread_key_create(&g_key, key_destructor);
+    g_init_state.store(2, std::memory_order_release);
+    first = true;
+  }
+  g_init_lock.unlock();
+  // May allocate: only once the allocator is usable.
+  if (first) pthread_atfork(fork_prepare, fork_parent, fork_child);
+  return true;
+}
+
+bool process_ready() { return g_init_state.load(std::memory_order_acquire) == 2; }
+
+ThreadCache* thread_setup() {
+  if (!ensure_process_init()) return nullptr;
+  ThreadCache* tc = tc_alloc();
+  if (!tc) return nullptr;
+  for (unsigned c = 1; c < kNumClasses; ++c) tc->bins[c].max = kClasses[c].bin_max;
+  remote_stash_init(tc->remote);
+  tc->shard = shard::acquire();
+  tc->live = 1;
+  t_cache = tc;
+  t_dead = 0;
+  stats::add(stats::kThreadInit, 1);
+  pthread_setspecific(g_key, tc);  // may allocate; t_cache is already set
+  return tc;
+}
+
+void thread_flush_all(ThreadCache* tc) {
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    Bin& b = tc->bins[c];
+    Spill& s = tc->spill;
+    // Gather bin, spill_array and spill_overflow into one list.
+    FreeBlock* list = b.head;
+    for (unsigned i = 0; i < s.n[c]; ++i) {
+      s.array[c][i]->next = list;
+      list = s.array[c][i];
+    }
+    if (s.overflow[c]) {
+      FreeBlock* t = list_tail(s.overflow[c]);
+      t->next = list;
+      list = s.overflow[c];
+    }
+    b.head = nullptr;
+    b.count = 0;
+    s.n[c] = 0;
+    s.overflow[c] = nullptr;
+    if (list) central::push(tc->shard, c, list, list_tail(list));
+  }
+  remote_stash_flush(tc->remote);
+}
+
+void thread_teardown(ThreadCache* tc) {
+  thread_flush_all(tc);
+  shard::release(tc->shard);
+  stats::add(stats::kThreadExit, 1);
+  t_cache = &g_empty_cache;
+  t_dead = 1;
+  tc->live = 0;
+  tc_free(tc);
+}
+
+void live_thread_stats(uint64_t out[3]) {
+  LockGuard g(g_pool_lock);
+  out[0] = g_folded[0];
+  out[1] = g_folded[1];
+  out[2] = g_folded[2];
+  for (ThreadCache* tc = g_live; tc; tc = tc->next_live) {
+    out[0] += tc->n_alloc;
+    out[1] += tc->n_free;
+    out[2] += tc->n_remote;
+  }
+}
+
+// ---- fork: the child must be able to allocate ----
+
+void fork_prepare() {
+  g_init_lock.lock();
+  shard::lock_all();
+  g_pool_lock.lock();
+  arena::lock();
+}
+
+void fork_parent() {
+  arena::unlock();
+  g_pool_lock.unlock();
+  shard::unlock_all();
+  g_init_lock.unlock();
+}
+
+void fork_child() {
+  arena::reset_lock();
+  g_pool_lock.reset();
+  // Only this thread exists in the child: other caches are unreachable.
+  ThreadCache* me = t_cache->live ? t_cache : nullptr;
+  g_live = me;
+  if (me) me->next_live = me->prev_live = nullptr;
+  shard::reset_in_child(me ? me->shard : kNoShard);
+  g_init_lock.reset();
+}
+
+}  // namespace hz

@@ -1,0 +1,56 @@
+// The thread cache: per-thread bins (free list + count) per size class. The
+// fast paths (api/alloc_path.h, api/free_path.h) touch only this; every
+// rare case is one out-of-line call into thread_cache.cpp.
+#pragma once
+#include <cstdint>
+
+#include "arena/arena.h"
+#include "remote/remote_stash.h"
+#include "remote/spill.h"
+#include "size_class/size_class.h"
+
+namespace hz {
+
+struct Bin {
+  FreeBlock* head;
+  uint32_t count;
+  uint32_t max;  // a free that pushes count past max flushes to central
+};
+
+struct ThreadCache {
+  Bin bins[kNumClasses];
+  unsigned shard;  // owner id of blocks this thread carves; kNoShard when empty
+  uint8_t live;    // 0 for the shared empty cache of threads not yet set up
+  RemoteStash remote;
+  Spill spill;
+  uint64_t n_alloc, n_free, n_remote;  // HZ_STATS builds only
+  ThreadCache* next_live;
+  ThreadCache* prev_live;
+};
+
+// Every thread starts on the empty cache: its bins are empty and its shard
+// matches no block, so the first malloc or free lands in a slow path that
+// sets the thread up, with no "initialised?" test on the fast path.
+extern ThreadCache g_empty_cache;
+extern __thread ThreadCache* t_cache __attribute__((tls_model("initial-exec")));
+
+// Slow paths.
+HZ_NOINLINE void* alloc_refill(unsigned cls);
+HZ_NOINLINE void flush_bin(ThreadCache* tc, unsigned cls);
+HZ_NOINLINE void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner);
+
+// Process and thread lifecycle.
+bool ensure_process_init();
+bool process_ready();
+ThreadCache* thread_setup();  // nullptr when out of memory
+void thread_teardown(ThreadCache* tc);
+// Gives everything this thread caches back to central and owners.
+void thread_flush_all(ThreadCache* tc);
+void fold_thread_stats(ThreadCache* tc);
+void fork_prepare();
+void fork_parent();
+void fork_child();
+// Sums hot-path counters of live threads into out[3] (alloc, free, remote).
+void live_thread_stats(uint64_t out[3]);
+
+}  // namespace hz

@@ -1,0 +1,71 @@
+#include "common/base.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+namespace hz {
+
+void write_stderr(const char* s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t w = ::write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void format_ptr(char* buf, size_t cap, const char* prefix, const void* p, const char* suffix) {
+  size_t i = 0;
+  auto put = [&](char c) {
+    if (i + 1 < cap) buf[i++] = c;
+  };
+  for (const char* s = prefix; *s; ++s) put(*s);
+  put('0');
+  put('x');
+  uintptr_t v = reinterpret_cast<uintptr_t>(p);
+  char digits[16];
+  int nd = 0;
+  do {
+    digits[nd++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v != 0);
+  while (nd > 0) put(digits[--nd]);
+  for (const char* s = suffix; *s; ++s) put(*s);
+  buf[i] = '\0';
+}
+
+void fatal(const char* msg) {
+  write_stderr("hakozuna: ");
+  write_stderr(msg);
+  write_stderr("\n");
+  abort();
+}
+
+void invalid_pointer(const char* call, const void* p) {
+  char buf[128];
+  char prefix[48];
+  size_t i = 0;
+  for (const char* s = "hakozuna: "; *s; ++s) prefix[i++] = *s;
+  for (const char* s = call; *s && i < 36; ++s) prefix[i++] = *s;
+  for (const char* s = "(): invalid pointer "; *s && i + 1 < sizeof prefix; ++s) prefix[i++] = *s;
+  prefix[i] = '\0';
+  format_ptr(buf, sizeof buf, prefix, p, "\n");
+  write_stderr(buf);
+  abort();
+}
+
+void SpinLock::wait() {
+  for (int spins = 0;; ++spins) {
+    if (!flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire)) return;
+    if (spins < 64) {
+      __builtin_ia32_pause();
+    } else {
+      sched_yield();
+    }
+  }
+}
+
+}  // namespace hz

@@ -1,0 +1,63 @@
+// Small shared helpers: branch hints, inlining, the slow-path lock, fatal errors.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "config.h"
+
+#define HZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HZ_INLINE inline __attribute__((always_inline))
+#define HZ_NOINLINE __attribute__((noinline))
+#define HZ_COLD __attribute__((noinline, cold))
+#define HZ_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace hz {
+
+// Writes to stderr without allocating (safe inside malloc).
+void write_stderr(const char* s);
+// Formats "<prefix><hex pointer><suffix>" into buf without allocating.
+void format_ptr(char* buf, size_t cap, const char* prefix, const void* p, const char* suffix);
+// Prints "hakozuna: <msg>" and aborts.
+[[noreturn]] HZ_COLD void fatal(const char* msg);
+// Prints "hakozuna: <call>(): invalid pointer 0x..." and aborts.
+[[noreturn]] HZ_COLD void invalid_pointer(const char* call, const void* p);
+
+// Debug-only invariant check at box boundaries; compiles to nothing in release.
+#define HZ_CHECK(cond, msg)                                 \
+  do {                                                      \
+    if constexpr (::hz::kDebugChecks) {                     \
+      if (HZ_UNLIKELY(!(cond))) ::hz::fatal("check failed: " msg); \
+    }                                                       \
+  } while (0)
+
+// A test-and-test-and-set lock for slow paths only (page heap, shard
+// ownership). Never held across a call that could allocate.
+class SpinLock {
+ public:
+  void lock() {
+    if (HZ_UNLIKELY(flag_.exchange(true, std::memory_order_acquire))) wait();
+  }
+  bool try_lock() { return !flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire); }
+  void unlock() { flag_.store(false, std::memory_order_release); }
+  // After fork() the child owns every lock its parent held in prepare.
+  void reset() { flag_.store(false, std::memory_order_relaxed); }
+
+ private:
+  HZ_NOINLINE void wait();  // returns holding the lock
+  std::atomic<bool> flag_{false};
+};
+
+class LockGuard {
+ public:
+  explicit LockGuard(SpinLock& l) : l_(l) { l_.lock(); }
+  ~LockGuard() { l_.unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  SpinLock& l_;
+};
+
+}  // namespace hz

@@ -1,0 +1,90 @@
+// The one config header: every box switch and tunable, per lane.
+// Each HZ_* macro may be overridden from CMake (-DHAKOZUNA_DEFINES="HZ_X=0")
+// for A/B builds; the constexpr below is what the code reads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#ifndef HZ_LANE
+#define HZ_LANE 1
+#endif
+#ifndef HZ_STATS
+#define HZ_STATS 0
+#endif
+#ifndef HZ_OVERRIDE
+#define HZ_OVERRIDE 1
+#endif
+
+namespace hz {
+
+enum class Lane : int { Fast = 0, Scale = 1, P32 = 2 };
+inline constexpr Lane kLane = static_cast<Lane>(HZ_LANE);
+static_assert(HZ_LANE >= 0 && HZ_LANE <= 2, "HZ_LANE must be 0 (fast), 1 (scale) or 2 (p32)");
+
+inline constexpr bool kStats = HZ_STATS != 0;
+inline constexpr bool kOverride = HZ_OVERRIDE != 0;
+#ifdef NDEBUG
+inline constexpr bool kDebugChecks = false;
+#else
+inline constexpr bool kDebugChecks = true;
+#endif
+
+// ---- geometry ----
+inline constexpr unsigned kPageShift = 12;
+inline constexpr size_t kPageSize = size_t{1} << kPageShift;
+// Address space reserved up front (MAP_NORESERVE: costs no memory until used).
+// Halved on failure (valgrind, strict overcommit). Requests beyond it fail.
+inline constexpr size_t kArenaReserveDefault = size_t{256} << 30;
+inline constexpr size_t kArenaReserveMin = size_t{1} << 30;
+// The arena hands out fresh address space in chunks of this many pages.
+inline constexpr size_t kArenaGrowPages = (size_t{2} << 20) >> kPageShift;
+
+// ---- shards (owners) ----
+#ifndef HZ_SHARDS
+#define HZ_SHARDS (HZ_LANE == 0 ? 8 : HZ_LANE == 1 ? 32 : 255)
+#endif
+inline constexpr unsigned kShards = HZ_SHARDS;
+static_assert(kShards >= 1 && kShards <= 255, "the owner field of a page tag is 8 bits");
+
+// ---- thread cache ----
+// Largest size served by size classes and thread caches; above it, page spans.
+inline constexpr size_t kMaxSmallSize = size_t{256} << 10;
+// Page spans at least this large are returned to the OS as soon as they are freed.
+inline constexpr size_t kPurgeOnFreeBytes = size_t{1} << 20;
+
+}  // namespace hz
+
+// ---- boxes (see docs/boxes.md) ----
+namespace hz {
+
+// Remote stash (S112 prerequisite): group remote frees by (owner, class) in the
+// thread and publish whole lists. Off: each remote free is one CAS push.
+#ifndef HZ_REMOTE_STASH
+#define HZ_REMOTE_STASH 1
+#endif
+inline constexpr bool kRemoteStash = HZ_REMOTE_STASH != 0;
+inline constexpr unsigned kRemoteSlots = 64;          // direct-mapped groups
+inline constexpr unsigned kRemoteFlushThreshold = 32; // blocks per group before publishing
+
+// S112 full-drain exchange with TLS spill: drained remainders are kept in the
+// thread (spill_array, then spill_overflow) instead of being pushed back.
+#ifndef HZ_SPILL_CAP
+#define HZ_SPILL_CAP 32
+#endif
+inline constexpr unsigned kSpillCap = HZ_SPILL_CAP;
+
+// OwnerExcl: consumers of a shard's MPSC lists and its run metadata are
+// serialised per shard. Required whenever two threads can share a shard.
+#ifndef HZ_OWNER_EXCL
+#define HZ_OWNER_EXCL 1
+#endif
+inline constexpr bool kOwnerExcl = HZ_OWNER_EXCL != 0;
+// Threads may outnumber shards (always true for a general-purpose malloc).
+#ifndef HZ_ALLOW_COLLISIONS
+#define HZ_ALLOW_COLLISIONS 1
+#endif
+inline constexpr bool kAllowCollisions = HZ_ALLOW_COLLISIONS != 0;
+static_assert(kOwnerExcl || !kAllowCollisions,
+              "two consumers could drain one MPSC list: enable HZ_OWNER_EXCL or forbid collisions");
+
+}  // namespace hz

@@ -1,0 +1,52 @@
+#include "large/large.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "arena/arena.h"
+#include "os/os.h"
+#include "size_class/size_class.h"
+#include "stats/stats.h"
+
+namespace hz::large {
+namespace {
+size_t g_backable = 0;  // RAM + swap, read once
+}
+
+void* alloc(size_t size, size_t align, bool zero) {
+  if (HZ_UNLIKELY(g_backable == 0)) g_backable = os::backable_bytes();
+  // Refuse what no machine here could back, rather than hand out address
+  // space that faults later.
+  if (size > g_backable || size > g_pagemap.size) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t npages = (size + kPageSize - 1) >> kPageShift;
+  if (npages == 0) npages = 1;
+  size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
+  bool zeroed = false;
+  RunMeta* m = arena::alloc_span(npages, align_pages, &zeroed);
+  if (!m) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  m->cls = kLargeClass;
+  size_t page = arena::page_of(m);
+  __atomic_store_n(&g_pagemap.tags[page], make_tag(kLargeClass, 0, 0), __ATOMIC_RELEASE);
+  stats::add(stats::kLargeAlloc, 1);
+  void* p = arena::page_addr(page);
+  if (zero && !zeroed) memset(p, 0, npages << kPageShift);
+  return p;
+}
+
+void free(void* p) {
+  size_t page = arena::page_of(p);
+  RunMeta* m = arena::meta_of(page);
+  g_pagemap.tags[page] = 0;  // a second free of p now fails the tag check
+  stats::add(stats::kLargeFree, 1);
+  arena::free_span(m);
+}
+
+size_t usable_size(const void* p) { return size_t{arena::meta_of(arena::page_of(p))->npages} << kPageShift; }
+
+}  // namespace hz::large

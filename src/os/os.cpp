@@ -1,0 +1,25 @@
+#include "os/os.h"
+
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+
+namespace hz::os {
+
+void* reserve(size_t size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void release(void* p, size_t size) { munmap(p, size); }
+
+void purge(void* p, size_t size) { madvise(p, size, MADV_DONTNEED); }
+
+void advise_hugepages(void* p, size_t size) { madvise(p, size, MADV_HUGEPAGE); }
+
+size_t backable_bytes() {
+  struct sysinfo si;
+  if (sysinfo(&si) != 0) return ~size_t{0};
+  return (static_cast<size_t>(si.totalram) + si.totalswap) * si.mem_unit;
+}
+
+}  // namespace hz::os

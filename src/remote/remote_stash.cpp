@@ -1,0 +1,66 @@
+#include "remote/remote_stash.h"
+
+#include "shard/shard.h"
+#include "stats/stats.h"
+
+namespace hz {
+namespace {
+
+HZ_INLINE unsigned slot_of(unsigned cls, unsigned owner) { return (owner * 7u + cls) % kRemoteSlots; }
+
+void publish(RemoteGroup& g) {
+  unsigned owner = g.key >> 8, cls = g.key & 0xFF;
+  g_shards[owner].stash[cls].push(g.head, g.tail);
+  stats::add(stats::kStashPush, 1);
+  stats::add(stats::kRemoteFlush, 1);
+  stats::add(stats::kRemoteFlushBlocks, g.count);
+  g.head = g.tail = nullptr;
+  g.count = 0;
+}
+
+}  // namespace
+
+void remote_stash_init(RemoteStash& rs) {
+  for (auto& g : rs.groups) g = RemoteGroup{nullptr, nullptr, 0, RemoteStash::kNoKey};
+  rs.pending = 0;
+}
+
+void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner) {
+  if constexpr (!kRemoteStash) {
+    remote_push_one(b, cls, owner);
+    return;
+  }
+  uint32_t key = owner << 8 | cls;
+  RemoteGroup& g = rs.groups[slot_of(cls, owner)];
+  if (HZ_UNLIKELY(g.key != key)) {
+    if (g.count) {
+      publish(g);
+      --rs.pending;
+    }
+    g.key = key;
+  }
+  b->next = g.head;
+  if (!g.head) {
+    g.tail = b;
+    ++rs.pending;
+  }
+  g.head = b;
+  if (HZ_UNLIKELY(++g.count >= kRemoteFlushThreshold)) {
+    publish(g);
+    --rs.pending;
+  }
+}
+
+void remote_stash_flush(RemoteStash& rs) {
+  if (rs.pending == 0) return;
+  for (auto& g : rs.groups)
+    if (g.count) publish(g);
+  rs.pending = 0;
+}
+
+void remote_push_one(FreeBlock* b, unsigned cls, unsigned owner) {
+  g_shards[owner].stash[cls].push(b, b);
+  stats::add(stats::kStashPush, 1);
+}
+
+}  // namespace hz

@@ -1,0 +1,99 @@
+// Size classes: size -> class and class -> (size, run pages, batch), all
+// compile-time tables. 16-byte steps to 128, then 4 classes per power of two
+// up to kMaxSmallSize (at most 25% internal waste).
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "common/base.h"
+
+namespace hz {
+
+inline constexpr unsigned kNumClasses = 8 + 4 * 11 + 1;  // class 0 means "no class"
+inline constexpr unsigned kLargeClass = 255;              // page-tag class of a page span
+inline constexpr size_t kLookupMax = 1024;                // sizes served by one table load
+
+struct ClassInfo {
+  uint32_t size;       // block size in bytes
+  uint16_t run_pages;  // pages per run
+  uint16_t batch;      // blocks moved per refill/flush
+  uint32_t capacity;   // blocks per run
+  uint32_t bin_max;    // thread-cache bin limit before a flush
+  uint64_t div_magic;  // n % size == 0  <=>  n * div_magic < div_magic (n < 2^32)
+};
+
+namespace detail {
+
+constexpr uint32_t class_size(unsigned c) {
+  if (c <= 8) return 16 * c;
+  unsigned k = c - 9;             // 0.. : groups of 4 above 128
+  unsigned group = k / 4, step = k % 4 + 1;
+  uint32_t base = 128u << group;  // 128, 256, ...
+  return base + step * (base / 4);
+}
+
+constexpr uint16_t pick_run_pages(uint32_t size) {
+  // Fewest pages giving >= target blocks with tail waste <= 1/16.
+  uint32_t target = 65536 / size;
+  if (target < 1) target = 1;
+  if (target > 32) target = 32;
+  uint16_t best = 0;
+  for (uint32_t n = 1; n <= 256; ++n) {
+    uint32_t bytes = n * 4096, objs = bytes / size;
+    if (objs == 0) continue;
+    uint32_t waste = bytes - objs * size;
+    if (waste * 16 <= bytes && objs >= target) return static_cast<uint16_t>(n);
+    if (best == 0 && waste * 16 <= bytes) best = static_cast<uint16_t>(n);
+  }
+  return best ? best : 64;
+}
+
+constexpr std::array<ClassInfo, kNumClasses> make_classes() {
+  std::array<ClassInfo, kNumClasses> t{};
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    ClassInfo& ci = t[c];
+    ci.size = class_size(c);
+    ci.run_pages = pick_run_pages(ci.size);
+    ci.capacity = ci.run_pages * 4096u / ci.size;
+    uint32_t batch = 32768 / ci.size;
+    ci.batch = static_cast<uint16_t>(batch < 2 ? 2 : batch > 64 ? 64 : batch);
+    ci.bin_max = 4u * ci.batch;
+    ci.div_magic = ~uint64_t{0} / ci.size + 1;
+  }
+  return t;
+}
+
+constexpr std::array<uint8_t, kLookupMax / 16 + 1> make_lookup() {
+  std::array<uint8_t, kLookupMax / 16 + 1> t{};
+  unsigned c = 1;
+  for (unsigned i = 0; i <= kLookupMax / 16; ++i) {
+    uint32_t sz = i * 16;
+    while (class_size(c) < sz) ++c;
+    t[i] = static_cast<uint8_t>(c);
+  }
+  return t;
+}
+
+}  // namespace detail
+
+inline constexpr std::array<ClassInfo, kNumClasses> kClasses = detail::make_classes();
+inline constexpr std::array<uint8_t, kLookupMax / 16 + 1> kClassLookup = detail::make_lookup();
+static_assert(kClasses[kNumClasses - 1].size == kMaxSmallSize, "class table must end at kMaxSmallSize");
+static_assert(kNumClasses < kLargeClass, "class ids must fit the 8-bit tag field");
+
+// Class for a size in (kLookupMax, kMaxSmallSize].
+HZ_INLINE unsigned class_of_medium(size_t size) {
+  size_t s = size - 1;
+  unsigned lg = 63u - static_cast<unsigned>(__builtin_clzll(s));  // floor(log2(s)), >= 10
+  unsigned quarter = static_cast<unsigned>(s >> (lg - 2)) & 3u;   // which quarter of [2^lg, 2^(lg+1))
+  return 9u + (lg - 7u) * 4u + quarter;
+}
+
+// Class for any size in [0, kMaxSmallSize].
+HZ_INLINE unsigned class_of(size_t size) {
+  if (HZ_LIKELY(size <= kLookupMax)) return kClassLookup[(size + 15) >> 4];
+  return class_of_medium(size);
+}
+
+}  // namespace hz

@@ -1,0 +1,74 @@
+#include "stats/stats.h"
+
+#include <stdlib.h>
+
+#include "arena/arena.h"
+#include "cache/thread_cache.h"
+#include "common/base.h"
+
+namespace hz::stats {
+
+std::atomic<uint64_t> g_counters[kNumCounters];
+
+namespace {
+bool g_print_at_exit = false;
+
+// Appends " name=value" to buf without allocating.
+void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
+  auto put = [&](char c) {
+    if (len + 1 < cap) buf[len++] = c;
+  };
+  put(' ');
+  for (const char* s = name; *s; ++s) put(*s);
+  put('=');
+  char d[24];
+  int n = 0;
+  do {
+    d[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) put(d[--n]);
+  buf[len] = '\0';
+}
+}  // namespace
+
+void init_from_env() {
+  const char* e = getenv("HAKOZUNA_STATS");
+  g_print_at_exit = e && *e && *e != '0';
+}
+
+void print_report() {
+  char buf[2048];
+  size_t len = 0;
+  const char* head = "hakozuna:";
+  for (const char* s = head; *s; ++s) buf[len++] = *s;
+  buf[len] = '\0';
+  arena::Usage u = arena::usage();
+  if constexpr (kStats) {
+    uint64_t hot[3];
+    live_thread_stats(hot);
+    append(buf, sizeof buf, len, "alloc", hot[0] + g_counters[kLargeAlloc].load());
+    append(buf, sizeof buf, len, "free", hot[1] + g_counters[kLargeFree].load());
+    append(buf, sizeof buf, len, "remote_free", hot[2]);
+  }
+  append(buf, sizeof buf, len, "mapped", u.mapped_bytes);
+  append(buf, sizeof buf, len, "mapped_peak", u.mapped_peak_bytes);
+  append(buf, sizeof buf, len, "in_use", u.in_use_bytes);
+  append(buf, sizeof buf, len, "reserved", u.reserved_bytes);
+  if constexpr (kStats) {
+    for (unsigned c = kLargeAlloc; c < kNumCounters; ++c)
+      append(buf, sizeof buf, len, kCounterNames[c], g_counters[c].load(std::memory_order_relaxed));
+  } else {
+    const char* off = " counters=off(build with -DHAKOZUNA_STATS=ON)";
+    for (const char* s = off; *s && len + 2 < sizeof buf; ++s) buf[len++] = *s;
+  }
+  buf[len++] = '\n';
+  buf[len] = '\0';
+  write_stderr(buf);
+}
+
+void at_exit() {
+  if (g_print_at_exit) print_report();
+}
+
+}  // namespace hz::stats

@@ -1,0 +1,56 @@
+// Event counters, one line at exit. Everything here compiles to nothing unless
+// the build has HZ_STATS=1 (CMake -DHAKOZUNA_STATS=ON); the report itself is
+// printed when HAKOZUNA_STATS=1 is set in the environment.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "config.h"
+
+namespace hz::stats {
+
+// Slow-path events, counted in shared atomics. Hot-path events (alloc, free,
+// remote free) are counted per thread in the ThreadCache and folded in at exit.
+enum Counter : unsigned {
+  kAlloc,            // malloc-family calls served (folded from threads)
+  kFree,             // free calls (folded)
+  kRemoteFree,       // frees of blocks owned by another shard (folded)
+  kLargeAlloc,       // page spans handed out directly
+  kLargeFree,
+  kRefill,           // thread-cache bin refills
+  kFlush,            // bin overflow flushes to central
+  kRunNew,           // small runs carved from the page heap
+  kRunRelease,       // empty small runs given back to the page heap
+  kStashPush,        // lists pushed to an owner stash
+  kStashExchange,    // owner stash drains (one atomic_exchange each)
+  kSpillOverflowSet, // drained remainders kept whole in spill_overflow
+  kRemoteFlush,      // remote-stash groups flushed
+  kRemoteFlushBlocks,// blocks in those groups
+  kOwnerExclWait,    // OwnerExcl acquisitions that had to wait
+  kThreadInit,
+  kThreadExit,
+  kArenaGrowChunks,
+  kPurgedBytes,
+  kNumCounters
+};
+
+inline constexpr const char* kCounterNames[kNumCounters] = {
+    "alloc", "free", "remote_free", "large_alloc", "large_free", "refill", "flush", "run_new",
+    "run_release", "stash_push", "stash_exchange", "spill_overflow_set", "remote_flush",
+    "remote_flush_blocks", "owner_excl_wait", "thread_init", "thread_exit", "arena_grow",
+    "purged_bytes"};
+
+extern std::atomic<uint64_t> g_counters[kNumCounters];
+
+inline void add(Counter c, uint64_t n) {
+  if constexpr (kStats) g_counters[c].fetch_add(n, std::memory_order_relaxed);
+}
+
+// Reads HAKOZUNA_STATS once at start-up.
+void init_from_env();
+// Prints the one-line report to stderr (always; the exit hook checks the env).
+void print_report();
+// Called at process exit.
+void at_exit();
+
+}  // namespace hz::stats

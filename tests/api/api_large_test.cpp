@@ -1,0 +1,80 @@
+// A.5 — large blocks go back to the OS when freed.
+#include <malloc.h>
+#include <stdlib.h>
+
+#include <cstddef>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "api_util.h"
+
+namespace {
+constexpr size_t kMiB = size_t(1) << 20;
+constexpr size_t kGiB = size_t(1) << 30;
+}  // namespace
+
+TEST(Large, OneGiBBlockIsReturnedAfterFree) {
+  for (int round = 0; round < 3; ++round) {
+    size_t before = hzt::rss_bytes();
+    auto* p = static_cast<unsigned char*>(malloc(kGiB));
+    ASSERT_NE(p, nullptr) << "malloc(1 GiB) failed, round " << round;
+    EXPECT_GE(malloc_usable_size(p), kGiB);
+    EXPECT_EQ(malloc_usable_size(p), hz_usable_size(p));
+    memset(p, 0x5c, kGiB);
+    hzt::escape(p);
+    size_t during = hzt::rss_bytes();
+    EXPECT_GE(during, before + kGiB - 64 * kMiB) << "memset did not fault the block in?";
+    EXPECT_EQ(p[0], 0x5c);
+    EXPECT_EQ(p[kGiB - 1], 0x5c);
+    free(p);
+    size_t after = hzt::rss_bytes();
+    EXPECT_LT(after, before + 64 * kMiB)
+        << "round " << round << ": RSS " << (before / kMiB) << " MiB before, "
+        << (during / kMiB) << " MiB with the block, " << (after / kMiB) << " MiB after free";
+  }
+}
+
+TEST(Large, OneGiBCallocIsZeroAndReturned) {
+  size_t before = hzt::rss_bytes();
+  auto* p = static_cast<unsigned char*>(calloc(1, kGiB));
+  ASSERT_NE(p, nullptr);
+  // Spot-check zeroes without faulting everything in.
+  for (size_t off = 0; off < kGiB; off += 4093 * 1024) EXPECT_EQ(p[off], 0) << off;
+  memset(p, 1, 256 * kMiB);
+  free(p);
+  EXPECT_LT(hzt::rss_bytes(), before + 64 * kMiB);
+}
+
+TEST(Large, ManyLargeBlocksDoNotAccumulate) {
+  size_t before = hzt::rss_bytes();
+  for (int round = 0; round < 4; ++round) {
+    std::vector<void*> v;
+    for (int i = 0; i < 16; ++i) {
+      size_t n = (8 + i * 5) * kMiB + i * 4096 + 17;  // 8 .. 83 MiB, odd sizes
+      void* p = malloc(n);
+      ASSERT_NE(p, nullptr);
+      memset(p, i, n);
+      v.push_back(p);
+    }
+    for (void* p : v) free(p);
+  }
+  size_t after = hzt::rss_bytes();
+  EXPECT_LT(after, before + 64 * kMiB)
+      << "RSS " << (before / kMiB) << " MiB -> " << (after / kMiB) << " MiB";
+}
+
+TEST(Large, ReallocOfHugeBlockKeepsContents) {
+  auto* p = static_cast<unsigned char*>(malloc(64 * kMiB));
+  ASSERT_NE(p, nullptr);
+  for (size_t i = 0; i < 64 * kMiB; i += 4096) p[i] = static_cast<unsigned char>(i >> 12);
+  p = static_cast<unsigned char*>(realloc(p, 512 * kMiB));
+  ASSERT_NE(p, nullptr);
+  for (size_t i = 0; i < 64 * kMiB; i += 4096)
+    ASSERT_EQ(p[i], static_cast<unsigned char>(i >> 12)) << i;
+  p = static_cast<unsigned char*>(realloc(p, 3 * kMiB));
+  ASSERT_NE(p, nullptr);
+  for (size_t i = 0; i < 3 * kMiB; i += 4096)
+    ASSERT_EQ(p[i], static_cast<unsigned char>(i >> 12)) << i;
+  free(p);
+}
