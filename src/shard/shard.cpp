@@ -9,21 +9,18 @@ Shard g_shards[kShards];
 namespace shard {
 namespace {
 SpinLock g_registry;
-unsigned g_cursor = 0;
 }  // namespace
 
 unsigned acquire() {
   LockGuard g(g_registry);
-  // Least-loaded shard, starting after the last one handed out so that
-  // consecutive threads spread out.
-  unsigned best = g_cursor % kShards;
-  uint32_t best_load = g_shards[best].threads.load(std::memory_order_relaxed);
-  for (unsigned i = 1; i < kShards && best_load != 0; ++i) {
-    unsigned s = (g_cursor + i) % kShards;
+  // Least-loaded shard, lowest id first: a thread that replaces one that
+  // exited inherits its warm runs and central lists instead of carving anew.
+  unsigned best = 0;
+  uint32_t best_load = g_shards[0].threads.load(std::memory_order_relaxed);
+  for (unsigned s = 1; s < kShards && best_load != 0; ++s) {
     uint32_t load = g_shards[s].threads.load(std::memory_order_relaxed);
     if (load < best_load) best = s, best_load = load;
   }
-  g_cursor = best + 1;
   g_shards[best].threads.fetch_add(1, std::memory_order_relaxed);
   return best;
 }

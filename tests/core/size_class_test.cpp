@@ -1,0 +1,43 @@
+// Size classes: every size maps to the smallest class that holds it; runs
+// waste little; the divisibility magic agrees with %.
+#include <gtest/gtest.h>
+
+#include "size_class/size_class.h"
+
+using namespace hz;
+
+TEST(SizeClass, EverySizeMapsToSmallestFittingClass) {
+  for (size_t s = 0; s <= kMaxSmallSize; ++s) {
+    unsigned c = class_of(s);
+    ASSERT_GE(c, 1u);
+    ASSERT_LT(c, kNumClasses);
+    ASSERT_GE(kClasses[c].size, s) << s;
+    if (c > 1) ASSERT_LT(kClasses[c - 1].size, s) << s;
+  }
+}
+
+TEST(SizeClass, SizesAreSixteenByteMultiplesAndGrowByAtMostAQuarter) {
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    EXPECT_EQ(kClasses[c].size % 16, 0u);
+    if (c > 8) EXPECT_LE(kClasses[c].size - kClasses[c - 1].size, kClasses[c - 1].size / 4);
+  }
+}
+
+TEST(SizeClass, RunsHoldAtLeastOneBlockAndWasteLittle) {
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    const ClassInfo& ci = kClasses[c];
+    size_t bytes = size_t{ci.run_pages} * kPageSize;
+    ASSERT_GE(ci.capacity, 1u);
+    EXPECT_EQ(ci.capacity, bytes / ci.size);
+    EXPECT_LE((bytes - ci.capacity * size_t{ci.size}) * 16, bytes) << "class " << c;
+    EXPECT_GE(ci.bin_max, ci.batch);
+  }
+}
+
+TEST(SizeClass, DivisibilityMagicMatchesModulo) {
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    uint64_t m = kClasses[c].div_magic;
+    for (uint64_t n = 0; n < 600000; n += 1 + n / 97)
+      ASSERT_EQ(n * m < m, n % kClasses[c].size == 0) << "class " << c << " n " << n;
+  }
+}
