@@ -51,6 +51,8 @@ static_assert(kShards >= 1 && kShards <= 255, "the owner field of a page tag is 
 inline constexpr size_t kMaxSmallSize = size_t{256} << 10;
 // Page spans at least this large are returned to the OS as soon as they are freed.
 inline constexpr size_t kPurgeOnFreeBytes = size_t{1} << 20;
+// Free memory idle this long is returned to the OS (HAKOZUNA_PURGE_DELAY_MS).
+inline constexpr uint32_t kPurgeDelayMsDefault = 500;
 
 }  // namespace hz
 

@@ -8,6 +8,7 @@
 
 #include "api/alloc_path.h"
 #include "api/free_path.h"
+#include "budget/budget.h"
 #include "hakozuna.h"
 #include "stats/stats.h"
 
@@ -168,9 +169,7 @@ HZ_EXPORT size_t hz_usable_size(const void* p) noexcept { return p ? block_size(
 
 HZ_EXPORT int hz_trim(void) noexcept {
   if (!process_ready()) return 0;
-  ThreadCache* tc = t_cache;
-  if (tc->live) thread_flush_all(tc);
-  return arena::purge_all() > 0 ? 1 : 0;
+  return budget::trim() > 0 ? 1 : 0;
 }
 
 HZ_EXPORT void hz_stats_print(void) noexcept { stats::print_report(); }

@@ -8,8 +8,8 @@
 
 namespace hz {
 
-PagemapState g_pagemap;
-ArenaState g_arena;
+constinit PagemapState g_pagemap;
+constinit ArenaState g_arena;
 
 namespace arena {
 namespace {
@@ -27,9 +27,10 @@ struct Heap {
   size_t limit = 0;      // pages the arena may use
   size_t in_use = 0;     // pages in spans in use
   size_t dirty_free = 0; // pages in dirty free spans
+  size_t free_pages = 0; // pages in free spans
   size_t mapped_peak = 0;
 };
-Heap g_heap;
+constinit Heap g_heap;
 
 void set_span(size_t page, size_t n, uint8_t state, uint8_t dirty) {
   RunMeta* first = meta_of(page);
@@ -53,6 +54,7 @@ void list_insert(RunMeta* m) {
   *head = m;
   if (m->npages <= kExact) g_heap.nonempty[m->npages / 64] |= uint64_t{1} << (m->npages % 64);
   if (m->dirty) g_heap.dirty_free += m->npages;
+  g_heap.free_pages += m->npages;
 }
 
 void list_remove(RunMeta* m) {
@@ -61,6 +63,7 @@ void list_remove(RunMeta* m) {
   if (m->next) m->next->prev = m->prev;
   if (m->npages <= kExact && *head == nullptr) g_heap.nonempty[m->npages / 64] &= ~(uint64_t{1} << (m->npages % 64));
   if (m->dirty) g_heap.dirty_free -= m->npages;
+  g_heap.free_pages -= m->npages;
 }
 
 // Inserts [page, page+n) as a free span, merging with free neighbours.
@@ -87,6 +90,8 @@ void insert_free(size_t page, size_t n, uint8_t dirty) {
     }
   }
   set_span(page, n, kSpanFree, dirty);
+  // A merged span is as young as its youngest dirty part.
+  if (dirty) meta_of(page)->since_ms = os::now_ms();
   list_insert(meta_of(page));
 }
 
@@ -160,6 +165,10 @@ bool init() {
     g_arena.meta = static_cast<RunMeta*>(meta);
     g_arena.npages = npages;
     g_heap.limit = limit ? (limit >> kPageShift < npages ? limit >> kPageShift : npages) : npages;
+    // Transparent huge pages: fewer TLB misses, but purging a partly used
+    // 2 MiB page splits it, and RSS grows in 2 MiB steps. Off by default.
+    const char* huge = getenv("HAKOZUNA_HUGEPAGES");
+    if (huge && *huge == '1') os::advise_hugepages(reinterpret_cast<void*>(base), size);
     g_pagemap.tags = static_cast<uint32_t*>(tags);
     g_pagemap.base = base;
     __atomic_store_n(&g_pagemap.size, size, __ATOMIC_RELEASE);
@@ -216,12 +225,12 @@ void free_span(RunMeta* m) {
   note_peak();
 }
 
-size_t purge_all() {
+size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
   size_t purged = 0;
   LockGuard g(g_heap.lock);
   auto purge_list = [&](RunMeta* head) {
     for (RunMeta* m = head; m; m = m->next) {
-      if (!m->dirty) continue;
+      if (!m->dirty || now_ms - m->since_ms < min_age_ms) continue;
       os::purge(page_addr(page_of(m)), size_t{m->npages} << kPageShift);
       m->dirty = 0;
       g_heap.dirty_free -= m->npages;
@@ -232,6 +241,11 @@ size_t purge_all() {
   purge_list(g_heap.big);
   stats::add(stats::kPurgedBytes, purged);
   return purged;
+}
+
+size_t pages_available() {
+  LockGuard g(g_heap.lock);
+  return g_heap.free_pages + (g_heap.limit - g_heap.top);
 }
 
 void lock() { g_heap.lock.lock(); }

@@ -20,18 +20,17 @@ enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2 };
 // page; its last page repeats state and npages so that a neighbour being freed
 // can find the span's start.
 struct RunMeta {
-  FreeBlock* free_list;  // small run: blocks returned to the run (owner shard only)
-  RunMeta* next;         // central partial list, or page-heap free list
+  FreeBlock* free_list;  // small run: its free blocks found by a reclaim pass (scratch)
+  RunMeta* next;         // page-heap free list; reclaim's list of touched runs
   RunMeta* prev;
   uint32_t npages;
-  uint32_t used;    // small run: blocks out in caches or in the program
-  uint32_t nfree;   // small run: blocks on free_list
-  uint32_t carved;  // small run: blocks carved from the fresh tail so far
+  uint32_t nfree;     // small run: blocks on free_list (reclaim scratch, 0 between passes)
+  uint32_t carved;    // small run: blocks carved from the run so far
+  uint32_t since_ms;  // free span: when it became dirty (decay clock)
   uint8_t cls;
   uint8_t owner;
   uint8_t state;
-  uint8_t dirty;       // free span: may hold non-zero, resident pages
-  uint8_t in_partial;  // small run: on its shard's partial list
+  uint8_t dirty;  // free span: may hold non-zero, resident pages
 };
 
 struct ArenaState {
@@ -56,8 +55,11 @@ HZ_INLINE size_t page_of(const RunMeta* m) { return static_cast<size_t>(m - g_ar
 RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed);
 // Gives a span back; spans of kPurgeOnFreeBytes or more are purged at once.
 void free_span(RunMeta* m);
-// Purges every dirty free span. Returns bytes purged.
-size_t purge_all();
+// Purges dirty free spans that have been idle for at least min_age_ms
+// (0: all of them). Returns bytes purged.
+size_t purge(uint32_t now_ms, uint32_t min_age_ms);
+// Pages the arena may still hand out (below its limit, free or fresh).
+size_t pages_available();
 
 // Fork support: the page-heap lock.
 void lock();

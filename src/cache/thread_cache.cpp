@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "budget/budget.h"
 #include "central/central.h"
 #include "os/os.h"
 #include "shard/shard.h"
@@ -85,6 +86,10 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* list) {
 void refill(ThreadCache* tc, unsigned cls) {
   stats::add(stats::kRefill, 1);
   unsigned want = kClasses[cls].batch;
+  if (HZ_UNLIKELY(tc->flush_epoch != budget::g_flush_epoch.load(std::memory_order_relaxed))) {
+    tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
+    thread_flush_all(tc);  // another thread ran out of arena
+  }
   if (tc->remote.pending) remote_stash_flush(tc->remote);
   if (refill_from_spill(tc, cls, want)) return;
   Shard& sh = g_shards[tc->shard];
@@ -102,6 +107,12 @@ void refill(ThreadCache* tc, unsigned cls) {
   unsigned got;
   FreeBlock* last;
   FreeBlock* head = central::carve(tc->shard, cls, want, &got, &last);
+  if (!head && budget::on_exhaustion(kClasses[cls].run_pages)) {
+    // The flush may have refilled our own lists; else carve again.
+    Shard& again = g_shards[tc->shard];
+    if (FreeBlock* list = again.central[cls].drain()) return distribute(tc, cls, list);
+    head = central::carve(tc->shard, cls, want, &got, &last);
+  }
   if (head) {
     Bin& b = tc->bins[cls];
     last->next = b.head;
@@ -112,12 +123,13 @@ void refill(ThreadCache* tc, unsigned cls) {
 
 // ---- thread cache storage: recycled, never returned to the OS ----
 
-SpinLock g_pool_lock;  // also guards the live list
-ThreadCache* g_pool = nullptr;
-ThreadCache* g_live = nullptr;
-char* g_chunk = nullptr;
-size_t g_chunk_left = 0;
-uint64_t g_folded[3] = {0, 0, 0};
+constinit SpinLock g_pool_lock;  // also guards the live list
+constinit ThreadCache* g_pool = nullptr;
+constinit ThreadCache* g_live = nullptr;
+constinit char* g_chunk = nullptr;
+constinit size_t g_chunk_left = 0;
+constinit uint64_t g_folded[3] = {0, 0, 0};
+constinit std::atomic<unsigned> g_live_threads{0};
 
 ThreadCache* tc_alloc() {
   LockGuard g(g_pool_lock);
@@ -156,8 +168,8 @@ void tc_free(ThreadCache* tc) {
 
 // ---- process state ----
 
-std::atomic<int> g_init_state{0};  // 0: not yet, 2: ready
-SpinLock g_init_lock;
+constinit std::atomic<int> g_init_state{0};  // 0: not yet, 2: ready
+constinit SpinLock g_init_lock;
 pthread_key_t g_key;
 
 void key_destructor(void* p) {
@@ -200,14 +212,20 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   b.count -= n;
   central::push(tc->shard, cls, head, cut);
   stats::add(stats::kFlush, 1);
+  budget::note_idle_memory();
 }
 
 void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
   if (HZ_UNLIKELY(!tc->live)) {
     // A thread's first call, or a free after its cache was torn down.
     tc = t_dead ? nullptr : thread_setup();
-    if (!tc) return remote_push_one(b, cls, owner);
+    if (!tc) {
+      stats::add(stats::kFree, 1);
+      stats::add(stats::kRemoteFree, 1);
+      return remote_push_one(b, cls, owner);
+    }
     if (owner == tc->shard) {
+      if constexpr (kStats) tc->n_free++;
       Bin& bin = tc->bins[cls];
       b->next = bin.head;
       bin.head = b;
@@ -231,6 +249,7 @@ bool ensure_process_init() {
       return false;
     }
     stats::init_from_env();
+    budget::init_from_env();
     pthread_key_create(&g_key, key_destructor);
     g_init_state.store(2, std::memory_order_release);
     first = true;
@@ -245,12 +264,17 @@ bool process_ready() { return g_init_state.load(std::memory_order_acquire) == 2;
 
 ThreadCache* thread_setup() {
   if (!ensure_process_init()) return nullptr;
+  // The first process init may itself allocate (pthread_atfork) and so set
+  // this thread up already.
+  if (t_cache->live) return t_cache;
   ThreadCache* tc = tc_alloc();
   if (!tc) return nullptr;
   for (unsigned c = 1; c < kNumClasses; ++c) tc->bins[c].max = kClasses[c].bin_max;
   remote_stash_init(tc->remote);
   tc->shard = shard::acquire();
   tc->live = 1;
+  tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
+  g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = tc;
   t_dead = 0;
   stats::add(stats::kThreadInit, 1);
@@ -290,7 +314,11 @@ void thread_teardown(ThreadCache* tc) {
   t_dead = 1;
   tc->live = 0;
   tc_free(tc);
+  g_live_threads.fetch_sub(1, std::memory_order_relaxed);
+  budget::note_idle_memory();
 }
+
+unsigned live_thread_count() { return g_live_threads.load(std::memory_order_relaxed); }
 
 void live_thread_stats(uint64_t out[3]) {
   LockGuard g(g_pool_lock);
@@ -328,6 +356,8 @@ void fork_child() {
   g_live = me;
   if (me) me->next_live = me->prev_live = nullptr;
   shard::reset_in_child(me ? me->shard : kNoShard);
+  g_live_threads.store(me ? 1 : 0, std::memory_order_relaxed);
+  budget::fork_child();
   g_init_lock.reset();
 }
 

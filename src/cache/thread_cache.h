@@ -23,6 +23,7 @@ struct ThreadCache {
   uint8_t live;    // 0 for the shared empty cache of threads not yet set up
   RemoteStash remote;
   Spill spill;
+  uint32_t flush_epoch;  // last budget::g_flush_epoch honoured
   uint64_t n_alloc, n_free, n_remote;  // HZ_STATS builds only
   ThreadCache* next_live;
   ThreadCache* prev_live;
@@ -52,5 +53,6 @@ void fork_parent();
 void fork_child();
 // Sums hot-path counters of live threads into out[3] (alloc, free, remote).
 void live_thread_stats(uint64_t out[3]);
+unsigned live_thread_count();
 
 }  // namespace hz

@@ -14,10 +14,8 @@ RunMeta* new_run(unsigned shard, unsigned cls) {
   m->cls = static_cast<uint8_t>(cls);
   m->owner = static_cast<uint8_t>(shard);
   m->carved = 0;
-  m->used = 0;
   m->nfree = 0;
   m->free_list = nullptr;
-  m->in_partial = 0;
   stats::add(stats::kRunNew, 1);
   return m;
 }
@@ -40,7 +38,6 @@ FreeBlock* carve(unsigned shard, unsigned cls, unsigned want, unsigned* got, Fre
   if (n > want) n = want;
   char* base = static_cast<char*>(arena::page_addr(arena::page_of(run))) + size_t{run->carved} * ci.size;
   run->carved += n;
-  run->used += n;
   shard::excl_unlock(shard);
   // Link the new blocks outside the lock: nobody else can see them yet.
   FreeBlock* head = reinterpret_cast<FreeBlock*>(base);

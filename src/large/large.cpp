@@ -4,13 +4,14 @@
 #include <string.h>
 
 #include "arena/arena.h"
+#include "budget/budget.h"
 #include "os/os.h"
 #include "size_class/size_class.h"
 #include "stats/stats.h"
 
 namespace hz::large {
 namespace {
-size_t g_backable = 0;  // RAM + swap, read once
+constinit size_t g_backable = 0;  // RAM + swap, read once
 }
 
 void* alloc(size_t size, size_t align, bool zero) {
@@ -26,6 +27,8 @@ void* alloc(size_t size, size_t align, bool zero) {
   size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
   bool zeroed = false;
   RunMeta* m = arena::alloc_span(npages, align_pages, &zeroed);
+  for (int retry = 0; !m && retry < 2 && budget::on_exhaustion(npages + align_pages - 1); ++retry)
+    m = arena::alloc_span(npages, align_pages, &zeroed);
   if (!m) {
     errno = ENOMEM;
     return nullptr;
@@ -45,6 +48,7 @@ void free(void* p) {
   g_pagemap.tags[page] = 0;  // a second free of p now fails the tag check
   stats::add(stats::kLargeFree, 1);
   arena::free_span(m);
+  budget::note_idle_memory();
 }
 
 size_t usable_size(const void* p) { return size_t{arena::meta_of(arena::page_of(p))->npages} << kPageShift; }

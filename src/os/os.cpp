@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 
 namespace hz::os {
 
@@ -15,6 +16,12 @@ void release(void* p, size_t size) { munmap(p, size); }
 void purge(void* p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 
 void advise_hugepages(void* p, size_t size) { madvise(p, size, MADV_HUGEPAGE); }
+
+uint32_t now_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint32_t>(static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000);
+}
 
 size_t backable_bytes() {
   struct sysinfo si;

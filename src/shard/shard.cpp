@@ -4,11 +4,11 @@
 
 namespace hz {
 
-Shard g_shards[kShards];
+constinit Shard g_shards[kShards];
 
 namespace shard {
 namespace {
-SpinLock g_registry;
+constinit SpinLock g_registry;
 }  // namespace
 
 unsigned acquire() {

@@ -19,8 +19,8 @@ struct alignas(64) Shard {
   MpscList central[kNumClasses];
   // Run carving and reclaim touch run metadata: owner-exclusive.
   SpinLock excl;
-  RunMeta* carve[kNumClasses];  // run being carved, per class (under excl)
-  std::atomic<uint32_t> threads;
+  RunMeta* carve[kNumClasses] = {};  // run being carved, per class (under excl)
+  std::atomic<uint32_t> threads{0};
 };
 
 extern Shard g_shards[kShards];

@@ -1,6 +1,8 @@
 #include "stats/stats.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "arena/arena.h"
 #include "cache/thread_cache.h"
@@ -8,10 +10,14 @@
 
 namespace hz::stats {
 
-std::atomic<uint64_t> g_counters[kNumCounters];
+// constinit: malloc runs before any constructor of this library.
+constinit std::atomic<uint64_t> g_counters[kNumCounters] = {};
 
 namespace {
-bool g_print_at_exit = false;
+constinit bool g_print_at_exit = false;
+// A private copy of stderr: programs such as ls close fd 2 in an atexit
+// handler, before our report runs.
+constinit int g_report_fd = 2;
 
 // Appends " name=value" to buf without allocating.
 void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
@@ -35,6 +41,10 @@ void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
 void init_from_env() {
   const char* e = getenv("HAKOZUNA_STATS");
   g_print_at_exit = e && *e && *e != '0';
+  if (g_print_at_exit) {
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+    if (fd >= 0) g_report_fd = fd;
+  }
 }
 
 void print_report() {
@@ -48,8 +58,8 @@ void print_report() {
     uint64_t hot[3];
     live_thread_stats(hot);
     append(buf, sizeof buf, len, "alloc", hot[0] + g_counters[kLargeAlloc].load());
-    append(buf, sizeof buf, len, "free", hot[1] + g_counters[kLargeFree].load());
-    append(buf, sizeof buf, len, "remote_free", hot[2]);
+    append(buf, sizeof buf, len, "free", hot[1] + g_counters[kFree].load() + g_counters[kLargeFree].load());
+    append(buf, sizeof buf, len, "remote_free", hot[2] + g_counters[kRemoteFree].load());
   }
   append(buf, sizeof buf, len, "mapped", u.mapped_bytes);
   append(buf, sizeof buf, len, "mapped_peak", u.mapped_peak_bytes);
@@ -64,7 +74,11 @@ void print_report() {
   }
   buf[len++] = '\n';
   buf[len] = '\0';
-  write_stderr(buf);
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(g_report_fd, buf + off, len - off);
+    if (w <= 0) break;
+    off += static_cast<size_t>(w);
+  }
 }
 
 void at_exit() {

@@ -31,6 +31,10 @@ enum Counter : unsigned {
   kThreadExit,
   kArenaGrowChunks,
   kPurgedBytes,
+  kEmergencyFlush,   // arena exhausted: the S45 sequence started
+  kReclaimRuns,      // runs sorted back and released by reclaim
+  kReclaimPages,
+  kAllocFailed,      // requests that got ENOMEM after the whole sequence
   kNumCounters
 };
 
@@ -38,7 +42,7 @@ inline constexpr const char* kCounterNames[kNumCounters] = {
     "alloc", "free", "remote_free", "large_alloc", "large_free", "refill", "flush", "run_new",
     "run_release", "stash_push", "stash_exchange", "spill_overflow_set", "remote_flush",
     "remote_flush_blocks", "owner_excl_wait", "thread_init", "thread_exit", "arena_grow",
-    "purged_bytes"};
+    "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "alloc_failed"};
 
 extern std::atomic<uint64_t> g_counters[kNumCounters];
 

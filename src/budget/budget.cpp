@@ -1,0 +1,186 @@
+#include "budget/budget.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "arena/arena.h"
+#include "cache/thread_cache.h"
+#include "os/os.h"
+#include "shard/shard.h"
+#include "stats/stats.h"
+
+namespace hz::budget {
+
+constinit std::atomic<uint32_t> g_flush_epoch{0};
+
+namespace {
+
+constinit uint32_t g_delay_ms = kPurgeDelayMsDefault;
+constinit bool g_background = true;
+constinit std::atomic<bool> g_purger_started{false};
+constinit std::atomic<uint32_t> g_next_decay_ms{0};
+constinit SpinLock g_decay_lock;
+
+RunMeta* run_of(const FreeBlock* b) {
+  size_t page = arena::page_of(b);
+  return arena::meta_of(page - tag_page_in_run(g_pagemap.tags[page]));
+}
+
+void release_run(RunMeta* r) {
+  size_t first = arena::page_of(r);
+  for (size_t i = 0; i < r->npages; ++i) g_pagemap.tags[first + i] = 0;
+  r->cls = 0;
+  arena::free_span(r);
+}
+
+// Sorts list into the free lists of the runs it came from, chaining every
+// run touched for the first time onto *touched.
+void sort_into_runs(FreeBlock* list, RunMeta** touched) {
+  while (list) {
+    FreeBlock* next = list->next;
+    RunMeta* r = run_of(list);
+    if (r->nfree == 0) {
+      r->next = *touched;
+      *touched = r;
+    }
+    list->next = r->free_list;
+    r->free_list = list;
+    r->nfree++;
+    list = next;
+  }
+}
+
+void decay_pass() {
+  if (!g_decay_lock.try_lock()) return;
+  reclaim_all(false);
+  arena::purge(os::now_ms(), g_delay_ms);
+  g_decay_lock.unlock();
+}
+
+void* purger_main(void*) {
+  for (;;) {
+    uint32_t tick = g_delay_ms / 4 ? g_delay_ms / 4 : 1;
+    struct timespec ts = {static_cast<time_t>(tick / 1000), static_cast<long>(tick % 1000) * 1000000L};
+    nanosleep(&ts, nullptr);
+    decay_pass();
+  }
+  return nullptr;
+}
+
+uint32_t parse_u32(const char* s, uint32_t dflt) {
+  if (!s || !*s) return dflt;
+  uint32_t v = 0;
+  for (; *s >= '0' && *s <= '9'; ++s) v = v * 10 + static_cast<uint32_t>(*s - '0');
+  return v;
+}
+
+}  // namespace
+
+void init_from_env() {
+  g_delay_ms = parse_u32(getenv("HAKOZUNA_PURGE_DELAY_MS"), kPurgeDelayMsDefault);
+  g_background = parse_u32(getenv("HAKOZUNA_BACKGROUND_PURGE"), 1) != 0;
+}
+
+uint32_t purge_delay_ms() { return g_delay_ms; }
+
+size_t reclaim_shard(unsigned s, bool wait) {
+  Shard& sh = g_shards[s];
+  if (wait) {
+    shard::excl_lock(s);
+  } else if (!sh.excl.try_lock()) {
+    return 0;
+  }
+  size_t released = 0, pages = 0;
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    if (!sh.stash[c].pending() && !sh.central[c].pending()) continue;
+    RunMeta* touched = nullptr;
+    sort_into_runs(sh.stash[c].drain(), &touched);
+    sort_into_runs(sh.central[c].drain(), &touched);
+    FreeBlock* keep_head = nullptr;
+    FreeBlock* keep_tail = nullptr;
+    for (RunMeta* r = touched; r;) {
+      RunMeta* next = r->next;
+      if (r->nfree == r->carved) {
+        if (sh.carve[c] == r) sh.carve[c] = nullptr;
+        pages += r->npages;
+        r->nfree = 0;
+        r->free_list = nullptr;
+        release_run(r);
+        ++released;
+      } else {
+        FreeBlock* t = r->free_list;
+        while (t->next) t = t->next;
+        t->next = keep_head;
+        keep_head = r->free_list;
+        if (!keep_tail) keep_tail = t;
+        r->nfree = 0;
+        r->free_list = nullptr;
+      }
+      r = next;
+    }
+    if (keep_head) sh.central[c].push(keep_head, keep_tail);
+  }
+  shard::excl_unlock(s);
+  stats::add(stats::kReclaimRuns, released);
+  stats::add(stats::kReclaimPages, pages);
+  return released;
+}
+
+size_t reclaim_all(bool wait) {
+  size_t n = 0;
+  for (unsigned s = 0; s < kShards; ++s) n += reclaim_shard(s, wait);
+  return n;
+}
+
+bool on_exhaustion(size_t pages_needed) {
+  stats::add(stats::kEmergencyFlush, 1);
+  ThreadCache* tc = t_cache;
+  if (tc->live) thread_flush_all(tc);
+  g_flush_epoch.fetch_add(1, std::memory_order_relaxed);
+  // Reclaim; if that is not enough, give the other threads a few slow paths'
+  // time to honour the flush request, and reclaim again (bounded).
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    reclaim_all(true);
+    if (arena::pages_available() >= pages_needed) return true;
+    struct timespec ts = {0, 1000000L << attempt};
+    nanosleep(&ts, nullptr);
+  }
+  stats::add(stats::kAllocFailed, 1);
+  return false;
+}
+
+void note_idle_memory() {
+  uint32_t now = os::now_ms();
+  if (static_cast<int32_t>(now - g_next_decay_ms.load(std::memory_order_relaxed)) >= 0) {
+    g_next_decay_ms.store(now + (g_delay_ms / 4 ? g_delay_ms / 4 : 1), std::memory_order_relaxed);
+    decay_pass();
+  }
+  // A background purger only where threads already exist: creating the first
+  // extra thread would end glibc's single-threaded fast paths.
+  if (g_background && !g_purger_started.load(std::memory_order_relaxed) && live_thread_count() > 1 &&
+      !g_purger_started.exchange(true)) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    if (pthread_create(&t, &attr, purger_main, nullptr) != 0) g_purger_started.store(false);
+    pthread_attr_destroy(&attr);
+  }
+}
+
+size_t trim() {
+  ThreadCache* tc = t_cache;
+  if (tc->live) thread_flush_all(tc);
+  reclaim_all(true);
+  return arena::purge(os::now_ms(), 0);
+}
+
+void fork_child() {
+  g_purger_started.store(false, std::memory_order_relaxed);
+  g_decay_lock.reset();
+}
+
+}  // namespace hz::budget

@@ -1,0 +1,42 @@
+// Memory budget (S45): no ENOMEM while memory sits idle in the allocator, and
+// RSS that follows the program. Three ways memory comes back:
+//   reclaim   - a shard's central and stash lists are sorted back into their
+//               runs; runs whose every carved block is free go to the page heap
+//   decay     - free spans dirty for longer than the purge delay are madvised
+//               away (from slow paths, and from a background thread once the
+//               process has several threads)
+//   exhaustion- when the arena cannot supply pages: flush this thread, ask the
+//               others to flush, reclaim every shard, retry
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace hz::budget {
+
+void init_from_env();
+uint32_t purge_delay_ms();
+
+// Returns the number of runs given back to the page heap.
+size_t reclaim_shard(unsigned shard, bool wait);
+size_t reclaim_all(bool wait);
+
+// The arena could not supply pages. Returns true when a retry may succeed;
+// counts alloc_failed when it may not.
+bool on_exhaustion(size_t pages_needed);
+
+// Other threads flush their caches at their next slow path when this moves.
+extern std::atomic<uint32_t> g_flush_epoch;
+
+// Called from slow paths that leave memory idle (flushes, large frees,
+// thread exit): runs a decay pass when one is due, and starts the background
+// purger in multi-threaded processes.
+void note_idle_memory();
+
+// malloc_trim(0) / hz_trim(): everything that can go back now. Returns bytes
+// purged.
+size_t trim();
+
+void fork_child();
+
+}  // namespace hz::budget
