@@ -289,11 +289,26 @@ inline size_t round_pow2(size_t v) {
   return p;
 }
 
+// Peak resident set of this process (VmHWM, KiB), or 0 if unknown. The runner
+// prefers this to wait4's ru_maxrss, which for a child spawned from a big parent
+// starts at the parent's RSS (the kernel carries the pre-exec mm's high-water
+// mark into the child's maxrss).
+inline long peak_rss_kib() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  long kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::strtol(line + 6, nullptr, 10);
+  std::fclose(f);
+  return kib;
+}
+
 // ---- result line: one per program, parsed by tools/bench ----
-// RESULT name=<bench> ops_per_sec=<float> [key=value ...]
+// RESULT name=<bench> ops_per_sec=<float> seconds=<float> ops=<n> peak_rss_kib=<n> [key=value ...]
 inline void print_result(const char* name, double ops, double secs, const std::string& extra = "") {
-  std::printf("RESULT name=%s ops_per_sec=%.1f seconds=%.4f ops=%.0f%s%s\n", name,
-              secs > 0 ? ops / secs : 0.0, secs, ops, extra.empty() ? "" : " ", extra.c_str());
+  std::printf("RESULT name=%s ops_per_sec=%.1f seconds=%.4f ops=%.0f peak_rss_kib=%ld%s%s\n", name,
+              secs > 0 ? ops / secs : 0.0, secs, ops, peak_rss_kib(), extra.empty() ? "" : " ", extra.c_str());
   std::fflush(stdout);
 }
 

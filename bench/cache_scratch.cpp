@@ -9,7 +9,8 @@
 // (for instance by reusing the freed, remotely-allocated object) makes the
 // threads write to the same cache line, and the run slows down badly.
 //
-// ops counted = T * ITERS (one malloc + REPS passes of writes + one free each).
+// ops counted = T * ITERS * REPS object write passes (each object: one malloc,
+// REPS passes writing all its bytes, one free), so the figure is write passes/s.
 #include <algorithm>
 #include <vector>
 
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
   for (auto& t : th) t.join();
   double secs = *std::max_element(end.begin(), end.end());
 
-  double ops = double(c.threads) * c.iters;
+  double ops = double(c.threads) * c.iters * c.reps;
   char extra[96];
   std::snprintf(extra, sizeof extra, "threads=%d objsize=%" PRIu64 " reps=%" PRIu64, c.threads, c.objsize, c.reps);
   print_result("cache_scratch", ops, secs, extra);

@@ -86,6 +86,12 @@ inline constexpr bool kOwnerExcl = HZ_OWNER_EXCL != 0;
 #define HZ_ALLOW_COLLISIONS 1
 #endif
 inline constexpr bool kAllowCollisions = HZ_ALLOW_COLLISIONS != 0;
+// S45 exhaustion sequence: flush, reclaim, steal before failing with ENOMEM.
+#ifndef HZ_EXHAUSTION_RECLAIM
+#define HZ_EXHAUSTION_RECLAIM 1
+#endif
+inline constexpr bool kExhaustionReclaim = HZ_EXHAUSTION_RECLAIM != 0;
+
 static_assert(kOwnerExcl || !kAllowCollisions,
               "two consumers could drain one MPSC list: enable HZ_OWNER_EXCL or forbid collisions");
 

@@ -68,6 +68,9 @@ void list_remove(RunMeta* m) {
 
 // Inserts [page, page+n) as a free span, merging with free neighbours.
 void insert_free(size_t page, size_t n, uint8_t dirty) {
+  // A merged span keeps the decay clock of its oldest dirty part, so that
+  // memory already idle is not held back by a neighbour freed just now.
+  uint32_t since = os::now_ms();
   if (page > 0) {
     RunMeta* left_last = meta_of(page - 1);
     if (left_last->state == kSpanFree) {
@@ -77,6 +80,7 @@ void insert_free(size_t page, size_t n, uint8_t dirty) {
       list_remove(left);
       page -= ln;
       n += ln;
+      if (left->dirty && static_cast<int32_t>(since - left->since_ms) > 0) since = left->since_ms;
       dirty |= left->dirty;
     }
   }
@@ -86,12 +90,12 @@ void insert_free(size_t page, size_t n, uint8_t dirty) {
       size_t rn = right->npages;
       list_remove(right);
       n += rn;
+      if (right->dirty && static_cast<int32_t>(since - right->since_ms) > 0) since = right->since_ms;
       dirty |= right->dirty;
     }
   }
   set_span(page, n, kSpanFree, dirty);
-  // A merged span is as young as its youngest dirty part.
-  if (dirty) meta_of(page)->since_ms = os::now_ms();
+  meta_of(page)->since_ms = since;
   list_insert(meta_of(page));
 }
 

@@ -8,6 +8,7 @@
 #include "arena/arena.h"
 #include "cache/thread_cache.h"
 #include "os/os.h"
+#include "remote/remote_stash.h"
 #include "shard/shard.h"
 #include "stats/stats.h"
 
@@ -36,11 +37,17 @@ void release_run(RunMeta* r) {
 }
 
 // Sorts list into the free lists of the runs it came from, chaining every
-// run touched for the first time onto *touched.
-void sort_into_runs(FreeBlock* list, RunMeta** touched) {
+// run touched for the first time onto *touched. Blocks of another shard (lent
+// out by steal()) are sent home instead: only their owner touches their run.
+void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
   while (list) {
     FreeBlock* next = list->next;
     RunMeta* r = run_of(list);
+    if (HZ_UNLIKELY(r->owner != shard)) {
+      remote_push_one(list, r->cls, r->owner);
+      list = next;
+      continue;
+    }
     if (r->nfree == 0) {
       r->next = *touched;
       *touched = r;
@@ -96,8 +103,8 @@ size_t reclaim_shard(unsigned s, bool wait) {
   for (unsigned c = 1; c < kNumClasses; ++c) {
     if (!sh.stash[c].pending() && !sh.central[c].pending()) continue;
     RunMeta* touched = nullptr;
-    sort_into_runs(sh.stash[c].drain(), &touched);
-    sort_into_runs(sh.central[c].drain(), &touched);
+    sort_into_runs(s, sh.stash[c].drain(), &touched);
+    sort_into_runs(s, sh.central[c].drain(), &touched);
     FreeBlock* keep_head = nullptr;
     FreeBlock* keep_tail = nullptr;
     for (RunMeta* r = touched; r;) {
@@ -134,21 +141,39 @@ size_t reclaim_all(bool wait) {
   return n;
 }
 
-bool on_exhaustion(size_t pages_needed) {
+bool on_exhaustion(size_t pages_needed, bool patient) {
+  if constexpr (!kExhaustionReclaim) return false;
   stats::add(stats::kEmergencyFlush, 1);
   ThreadCache* tc = t_cache;
   if (tc->live) thread_flush_all(tc);
   g_flush_epoch.fetch_add(1, std::memory_order_relaxed);
   // Reclaim; if that is not enough, give the other threads a few slow paths'
   // time to honour the flush request, and reclaim again (bounded).
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < (patient ? 5 : 1); ++attempt) {
     reclaim_all(true);
     if (arena::pages_available() >= pages_needed) return true;
+    if (!patient) break;
     struct timespec ts = {0, 1000000L << attempt};
     nanosleep(&ts, nullptr);
   }
-  stats::add(stats::kAllocFailed, 1);
   return false;
+}
+
+FreeBlock* steal(unsigned cls, unsigned my_shard) {
+  if constexpr (!kExhaustionReclaim) return nullptr;
+  for (unsigned s = 0; s < kShards; ++s) {
+    Shard& sh = g_shards[s];
+    if (s == my_shard || (!sh.central[cls].pending() && !sh.stash[cls].pending())) continue;
+    shard::excl_lock(s);
+    FreeBlock* list = sh.central[cls].drain();
+    if (!list) list = sh.stash[cls].drain();
+    shard::excl_unlock(s);
+    if (list) {
+      stats::add(stats::kSteal, 1);
+      return list;
+    }
+  }
+  return nullptr;
 }
 
 void note_idle_memory() {

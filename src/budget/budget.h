@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "arena/arena.h"
+
 namespace hz::budget {
 
 void init_from_env();
@@ -21,9 +23,14 @@ uint32_t purge_delay_ms();
 size_t reclaim_shard(unsigned shard, bool wait);
 size_t reclaim_all(bool wait);
 
-// The arena could not supply pages. Returns true when a retry may succeed;
-// counts alloc_failed when it may not.
-bool on_exhaustion(size_t pages_needed);
+// The arena could not supply pages: flush this thread, ask the others to
+// flush, reclaim every shard. Patient calls then wait a little (bounded) for
+// the others and reclaim again. Returns true when a retry may succeed.
+bool on_exhaustion(size_t pages_needed, bool patient);
+
+// Last resort for a small class: free blocks of cls waiting in another
+// shard's lists. They keep their owner, so their frees go home as remote frees.
+FreeBlock* steal(unsigned cls, unsigned my_shard);
 
 // Other threads flush their caches at their next slow path when this moves.
 extern std::atomic<uint32_t> g_flush_epoch;

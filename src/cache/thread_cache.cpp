@@ -107,11 +107,17 @@ void refill(ThreadCache* tc, unsigned cls) {
   unsigned got;
   FreeBlock* last;
   FreeBlock* head = central::carve(tc->shard, cls, want, &got, &last);
-  if (!head && budget::on_exhaustion(kClasses[cls].run_pages)) {
-    // The flush may have refilled our own lists; else carve again.
-    Shard& again = g_shards[tc->shard];
-    if (FreeBlock* list = again.central[cls].drain()) return distribute(tc, cls, list);
-    head = central::carve(tc->shard, cls, want, &got, &last);
+  if (HZ_UNLIKELY(!head)) {
+    // Arena exhausted (S45): flush and reclaim everywhere, then carve again;
+    // failing that, borrow free blocks of this class from another shard.
+    for (bool patient : {false, true}) {
+      if (budget::on_exhaustion(kClasses[cls].run_pages, patient)) {
+        if (FreeBlock* list = sh.central[cls].drain()) return distribute(tc, cls, list);
+        head = central::carve(tc->shard, cls, want, &got, &last);
+        if (head) break;
+      }
+      if (FreeBlock* list = budget::steal(cls, tc->shard)) return distribute(tc, cls, list);
+    }
   }
   if (head) {
     Bin& b = tc->bins[cls];
@@ -193,6 +199,7 @@ void* alloc_refill(unsigned cls) {
   if (!b.head) refill(tc, cls);
   FreeBlock* blk = b.head;
   if (HZ_UNLIKELY(!blk)) {
+    stats::add(stats::kAllocFailed, 1);
     errno = ENOMEM;
     return nullptr;
   }
@@ -308,7 +315,9 @@ void thread_flush_all(ThreadCache* tc) {
 
 void thread_teardown(ThreadCache* tc) {
   thread_flush_all(tc);
-  shard::release(tc->shard);
+  // The last thread of a shard sorts what it leaves back into runs, so that
+  // empty runs start their decay now rather than at the next pass.
+  if (shard::release(tc->shard) == 0) budget::reclaim_shard(tc->shard, true);
   stats::add(stats::kThreadExit, 1);
   t_cache = &g_empty_cache;
   t_dead = 1;

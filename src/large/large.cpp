@@ -27,9 +27,12 @@ void* alloc(size_t size, size_t align, bool zero) {
   size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
   bool zeroed = false;
   RunMeta* m = arena::alloc_span(npages, align_pages, &zeroed);
-  for (int retry = 0; !m && retry < 2 && budget::on_exhaustion(npages + align_pages - 1); ++retry)
+  for (bool patient : {false, true}) {
+    if (m || !budget::on_exhaustion(npages + align_pages - 1, patient)) continue;
     m = arena::alloc_span(npages, align_pages, &zeroed);
+  }
   if (!m) {
+    stats::add(stats::kAllocFailed, 1);
     errno = ENOMEM;
     return nullptr;
   }

@@ -25,9 +25,9 @@ unsigned acquire() {
   return best;
 }
 
-void release(unsigned id) {
+unsigned release(unsigned id) {
   LockGuard g(g_registry);
-  g_shards[id].threads.fetch_sub(1, std::memory_order_relaxed);
+  return g_shards[id].threads.fetch_sub(1, std::memory_order_relaxed) - 1;
 }
 
 void excl_lock(unsigned id) {

@@ -27,7 +27,8 @@ extern Shard g_shards[kShards];
 
 namespace shard {
 unsigned acquire();          // picks the least-loaded shard for a new thread
-void release(unsigned id);
+// Returns how many threads still use the shard.
+unsigned release(unsigned id);
 // OwnerExcl: serialises consumers of a shard's lists and its run metadata.
 void excl_lock(unsigned id);
 void excl_unlock(unsigned id);

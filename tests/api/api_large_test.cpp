@@ -29,6 +29,8 @@ TEST(Large, OneGiBBlockIsReturnedAfterFree) {
     EXPECT_EQ(p[kGiB - 1], 0x5c);
     free(p);
     size_t after = hzt::rss_bytes();
+    printf("round %d: RSS %zu MiB before, %zu MiB with the block, %zu MiB after free\n", round,
+           before / kMiB, during / kMiB, after / kMiB);
     EXPECT_LT(after, before + 64 * kMiB)
         << "round " << round << ": RSS " << (before / kMiB) << " MiB before, "
         << (during / kMiB) << " MiB with the block, " << (after / kMiB) << " MiB after free";

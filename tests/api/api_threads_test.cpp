@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -212,6 +213,8 @@ TEST(Threads, ThreadExitReturnsCaches) {
   for (auto& v : handoff)
     for (const Block& b : v) free(b.p);
   size_t end = hzt::rss_bytes();
+  printf("RSS after the first batch: %zu KiB; after %d threads: %zu KiB\n", baseline >> 10, kTotal,
+         end >> 10);
   EXPECT_EQ(bad.load(), 0u);
   EXPECT_LT(end, baseline + (size_t(8) << 20))
       << "RSS grew from " << (baseline >> 10) << " KiB after the first batch to "
@@ -300,4 +303,66 @@ TEST(Threads, ForkWhileOtherThreadsAllocate) {
   }
   stop = true;
   for (auto& t : churn) t.join();
+}
+
+namespace {
+pthread_key_t g_late_key;
+std::atomic<size_t> g_late_bad{0};
+
+void late_destructor(void* v) {
+  // Runs during thread exit, possibly after hakozuna tore the thread's cache
+  // down: allocation and free must still work here.
+  auto* blocks = static_cast<Block*>(v);
+  for (int i = 0; i < 8; ++i) {
+    if (hzt::check(blocks[i].p, blocks[i].n, blocks[i].id) != blocks[i].n) g_late_bad++;
+    free(blocks[i].p);
+  }
+  void* q = malloc(200);
+  if (!q) g_late_bad++;
+  memset(q, 3, 200);
+  free(q);
+  free(blocks);
+}
+
+struct TlsOwner {
+  std::vector<std::string> strings;
+  ~TlsOwner() {
+    strings.clear();
+    strings.shrink_to_fit();
+    void* p = malloc(5000);
+    memset(p, 1, 5000);
+    free(p);
+  }
+};
+thread_local TlsOwner t_owner;
+}  // namespace
+
+// Thread-exit destructors (C++ thread_local and pthread keys, which may run
+// after hakozuna's own) allocate and free; repeated, RSS stays bounded.
+TEST(Threads, AllocationInThreadExitDestructors) {
+  ASSERT_EQ(pthread_key_create(&g_late_key, late_destructor), 0);
+  auto body = [](size_t seed) {
+    auto* blocks = static_cast<Block*>(malloc(8 * sizeof(Block)));
+    for (int i = 0; i < 8; ++i) {
+      size_t n = mix_size(seed + i);
+      blocks[i].p = static_cast<unsigned char*>(malloc(n));
+      blocks[i].n = n;
+      blocks[i].id = seed * 8 + i;
+      hzt::fill(blocks[i].p, n, blocks[i].id);
+    }
+    pthread_setspecific(g_late_key, blocks);
+    for (int i = 0; i < 50; ++i) t_owner.strings.emplace_back(100 + i * 10, 'x');
+  };
+  size_t baseline = 0;
+  for (int round = 0; round < 1000; ++round) {
+    std::thread a(body, size_t(round) * 2), b(body, size_t(round) * 2 + 1);
+    a.join();
+    b.join();
+    if (round == 9) baseline = hzt::rss_bytes();
+  }
+  size_t end = hzt::rss_bytes();
+  pthread_key_delete(g_late_key);
+  EXPECT_EQ(g_late_bad.load(), 0u);
+  EXPECT_LT(end, baseline + (size_t(8) << 20))
+      << "RSS " << (baseline >> 10) << " KiB -> " << (end >> 10) << " KiB";
 }

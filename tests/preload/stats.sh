@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# HAKOZUNA_STATS=1 under the stats build prints exactly one "hakozuna:" line at
+# exit with alloc=, free=, remote_free=, mapped=, mapped_peak=; without the
+# variable nothing at all goes to stderr.
+#   stats.sh <libhakozuna_stats.so> <work-dir> <stats_probe>
+source "$(dirname "$0")/common.sh"
+PROBE=${3:?usage: $0 <libhakozuna_stats.so> <work-dir> <stats_probe>}
+
+# field NAME FILE: the decimal value of " NAME=<digits>" in the report line.
+field() {
+  local v
+  v=$(grep -oE "(^|[ :])$1=[0-9]+" "$2" | head -n 1 | sed 's/.*=//') || true
+  [[ -n $v ]] || fail "no numeric '$1=' in the report: $(cat "$2")"
+  echo "$v"
+}
+
+check_one_line() {  # check_one_line FILE WHAT
+  local lines
+  lines=$(grep -c '' "$1" || true)
+  if [[ $lines != 1 ]]; then
+    echo "--- stderr ($1):" >&2
+    cat "$1" >&2
+    fail "$2: expected exactly one line on stderr, got $lines"
+  fi
+  grep -q '^hakozuna:' "$1" || fail "$2: the line does not start with 'hakozuna:': $(cat "$1")"
+  local k
+  for k in alloc free remote_free mapped mapped_peak; do
+    grep -qE "[ :]$k=" "$1" || fail "$2: '$k=' missing from: $(cat "$1")"
+  done
+}
+
+# 1. The probe: counters must reflect what it did.
+HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB "$PROBE" >probe.out 2>probe.err ||
+  { cat probe.err >&2; fail "probe exited non-zero under the stats library"; }
+grep -qx "probe ok" probe.out || fail "probe did not print 'probe ok'"
+check_one_line probe.err "probe"
+echo "report: $(cat probe.err)"
+alloc=$(field alloc probe.err)
+free=$(field free probe.err)
+remote=$(field remote_free probe.err)
+mapped=$(field mapped probe.err)
+peak=$(field mapped_peak probe.err)
+((alloc >= 25000)) || fail "alloc=$alloc, but the probe made at least 25000 allocations"
+((free >= 25000)) || fail "free=$free, but the probe freed at least 25000 blocks"
+((remote >= 5000)) || fail "remote_free=$remote, but 5000 blocks were freed by a thread that did not allocate them"
+((remote <= free)) || fail "remote_free=$remote exceeds free=$free"
+((peak > 0)) || fail "mapped_peak=$peak"
+((peak >= mapped)) || fail "mapped_peak=$peak below mapped=$mapped"
+
+# 2. An ordinary system program.
+HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB /bin/true 2>true.err || fail "/bin/true failed under the stats library"
+check_one_line true.err "/bin/true"
+HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB /bin/ls / >/dev/null 2>ls.err || fail "/bin/ls failed under the stats library"
+check_one_line ls.err "/bin/ls"
+
+# 3. Without HAKOZUNA_STATS (or with it set to 0): stderr stays empty.
+for setting in unset 0; do
+  if [[ $setting == unset ]]; then
+    LD_PRELOAD=$HZ_LIB "$PROBE" >quiet.out 2>quiet.err || fail "probe failed without HAKOZUNA_STATS"
+  else
+    HAKOZUNA_STATS=0 LD_PRELOAD=$HZ_LIB "$PROBE" >quiet.out 2>quiet.err || fail "probe failed with HAKOZUNA_STATS=0"
+  fi
+  if [[ -s quiet.err ]]; then
+    cat quiet.err >&2
+    fail "stderr is not empty with HAKOZUNA_STATS $setting"
+  fi
+  grep -qx "probe ok" quiet.out || fail "probe output wrong with HAKOZUNA_STATS $setting"
+done
+LD_PRELOAD=$HZ_LIB /bin/true 2>quiet.err
+[[ ! -s quiet.err ]] || fail "/bin/true printed on stderr without HAKOZUNA_STATS: $(cat quiet.err)"
+pass
