@@ -70,10 +70,23 @@ inline constexpr unsigned kRemoteFlushThreshold = 32; // blocks per group before
 
 // S112 full-drain exchange with TLS spill: drained remainders are kept in the
 // thread (spill_array, then spill_overflow) instead of being pushed back.
+// Off: the pre-S112 bounded drain, which takes a batch and pushes the rest
+// back (walking it to its tail).
+#ifndef HZ_S112_FULL_DRAIN
+#define HZ_S112_FULL_DRAIN 1
+#endif
+inline constexpr bool kFullDrain = HZ_S112_FULL_DRAIN != 0;
 #ifndef HZ_SPILL_CAP
 #define HZ_SPILL_CAP 32
 #endif
 inline constexpr unsigned kSpillCap = HZ_SPILL_CAP;
+
+// S142 lock-free owner stash and central lists (MPSC stacks of lists with
+// exchange drain). Off: the same lists behind a mutex each.
+#ifndef HZ_S142_LOCKFREE
+#define HZ_S142_LOCKFREE 1
+#endif
+inline constexpr bool kLockFreeLists = HZ_S142_LOCKFREE != 0;
 
 // OwnerExcl: consumers of a shard's MPSC lists and its run metadata are
 // serialised per shard. Required whenever two threads can share a shard.
@@ -92,7 +105,7 @@ inline constexpr bool kAllowCollisions = HZ_ALLOW_COLLISIONS != 0;
 #endif
 inline constexpr bool kExhaustionReclaim = HZ_EXHAUSTION_RECLAIM != 0;
 
-static_assert(kOwnerExcl || !kAllowCollisions,
+static_assert(!kLockFreeLists || kOwnerExcl || !kAllowCollisions,
               "two consumers could drain one MPSC list: enable HZ_OWNER_EXCL or forbid collisions");
 
 }  // namespace hz

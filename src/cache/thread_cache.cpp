@@ -67,10 +67,15 @@ bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
 }
 
 // A drained list fills the request, then spill_array, then stays whole in
-// spill_overflow: never pushed back, never walked to its tail.
-void distribute(ThreadCache* tc, unsigned cls, FreeBlock* list) {
+// spill_overflow: never pushed back, never walked to its tail. (With S112
+// off, the rest goes back to the list it came from.)
+void distribute(ThreadCache* tc, unsigned cls, FreeBlock* list, BlockLists& source) {
   list = take_into_bin(tc->bins[cls], list, kClasses[cls].batch);
   if (!list) return;
+  if constexpr (!kFullDrain) {
+    source.push(list, list_tail(list));
+    return;
+  }
   Spill& s = tc->spill;
   HZ_CHECK(s.overflow[cls] == nullptr && s.n[cls] == 0, "S112: spill not empty at drain");
   while (list && s.n[cls] < kSpillCap) {
@@ -95,14 +100,17 @@ void refill(ThreadCache* tc, unsigned cls) {
   Shard& sh = g_shards[tc->shard];
   if (sh.stash[cls].pending() || sh.central[cls].pending()) {
     if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
-    FreeBlock* list = sh.stash[cls].drain();
-    if (list) stats::add(stats::kStashExchange, 1);
-    if (!list) list = sh.central[cls].drain();
-    if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
+    BlockLists* source = &sh.stash[cls];
+    FreeBlock* list = source->drain();
     if (list) {
-      distribute(tc, cls, list);
-      return;
+      stats::add(stats::kStashExchange, 1);
+    } else {
+      source = &sh.central[cls];
+      list = source->drain();
+      if (list) stats::add(stats::kCentralDrain, 1);
     }
+    if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
+    if (list) return distribute(tc, cls, list, *source);
   }
   unsigned got;
   FreeBlock* last;
@@ -112,11 +120,11 @@ void refill(ThreadCache* tc, unsigned cls) {
     // failing that, borrow free blocks of this class from another shard.
     for (bool patient : {false, true}) {
       if (budget::on_exhaustion(kClasses[cls].run_pages, patient)) {
-        if (FreeBlock* list = sh.central[cls].drain()) return distribute(tc, cls, list);
+        if (FreeBlock* list = sh.central[cls].drain()) return distribute(tc, cls, list, sh.central[cls]);
         head = central::carve(tc->shard, cls, want, &got, &last);
         if (head) break;
       }
-      if (FreeBlock* list = budget::steal(cls, tc->shard)) return distribute(tc, cls, list);
+      if (FreeBlock* list = budget::steal(cls, tc->shard)) return distribute(tc, cls, list, sh.central[cls]);
     }
   }
   if (head) {

@@ -14,9 +14,9 @@ inline constexpr unsigned kNoShard = 0xFFFF;  // never equals an 8-bit tag owner
 
 struct alignas(64) Shard {
   // Remote frees addressed to this shard, per class (S112 owner stash).
-  MpscList stash[kNumClasses];
+  BlockLists stash[kNumClasses];
   // Blocks flushed by this shard's own threads, per class (S142 central).
-  MpscList central[kNumClasses];
+  BlockLists central[kNumClasses];
   // Run carving and reclaim touch run metadata: owner-exclusive.
   SpinLock excl;
   RunMeta* carve[kNumClasses] = {};  // run being carved, per class (under excl)

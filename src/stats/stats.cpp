@@ -68,6 +68,9 @@ void print_report() {
   if constexpr (kStats) {
     for (unsigned c = kLargeAlloc; c < kNumCounters; ++c)
       append(buf, sizeof buf, len, kCounterNames[c], g_counters[c].load(std::memory_order_relaxed));
+    uint64_t flushes = g_counters[kRemoteFlush].load();
+    append(buf, sizeof buf, len, "remote_flush_avg_len",
+           flushes ? g_counters[kRemoteFlushBlocks].load() / flushes : 0);
   } else {
     const char* off = " counters=off(build with -DHAKOZUNA_STATS=ON)";
     for (const char* s = off; *s && len + 2 < sizeof buf; ++s) buf[len++] = *s;

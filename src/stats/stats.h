@@ -18,11 +18,12 @@ enum Counter : unsigned {
   kLargeAlloc,       // page spans handed out directly
   kLargeFree,
   kRefill,           // thread-cache bin refills
-  kFlush,            // bin overflow flushes to central
+  kFlush,            // bin overflow flushes: central pushes
   kRunNew,           // small runs carved from the page heap
   kRunRelease,       // empty small runs given back to the page heap
   kStashPush,        // lists pushed to an owner stash
   kStashExchange,    // owner stash drains (one atomic_exchange each)
+  kCentralDrain,     // central list drains (one atomic_exchange each)
   kSpillOverflowSet, // drained remainders kept whole in spill_overflow
   kRemoteFlush,      // remote-stash groups flushed
   kRemoteFlushBlocks,// blocks in those groups
@@ -40,8 +41,8 @@ enum Counter : unsigned {
 };
 
 inline constexpr const char* kCounterNames[kNumCounters] = {
-    "alloc", "free", "remote_free", "large_alloc", "large_free", "refill", "flush", "run_new",
-    "run_release", "stash_push", "stash_exchange", "spill_overflow_set", "remote_flush",
+    "alloc", "free", "remote_free", "large_alloc", "large_free", "refill", "central_push", "run_new",
+    "run_release", "stash_push", "stash_exchange", "central_drain", "spill_overflow_set", "remote_flush",
     "remote_flush_blocks", "owner_excl_wait", "thread_init", "thread_exit", "arena_grow",
     "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "steal", "alloc_failed"};
 
