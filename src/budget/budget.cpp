@@ -61,7 +61,17 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
 
 void decay_pass() {
   if (!g_decay_lock.try_lock()) return;
-  reclaim_all(false);
+  for (unsigned s = 0; s < kShards; ++s) {
+    Shard& sh = g_shards[s];
+    uint32_t ev = sh.events.load(std::memory_order_relaxed);
+    bool quiet = ev == sh.decay_seen;
+    sh.decay_seen = ev;
+    if (!quiet) continue;
+    // Remote frees that arrived after the last reclaim count as news too.
+    bool news = ev != sh.decay_reclaimed;
+    for (unsigned c = 1; c < kNumClasses && !news; ++c) news = sh.stash[c].pending();
+    if (news && reclaim_shard(s, false) != kBusy) sh.decay_reclaimed = ev;
+  }
   arena::purge(os::now_ms(), g_delay_ms);
   g_decay_lock.unlock();
 }
@@ -97,7 +107,7 @@ size_t reclaim_shard(unsigned s, bool wait) {
   if (wait) {
     shard::excl_lock(s);
   } else if (!sh.excl.try_lock()) {
-    return 0;
+    return kBusy;
   }
   size_t released = 0, pages = 0;
   for (unsigned c = 1; c < kNumClasses; ++c) {
@@ -137,7 +147,10 @@ size_t reclaim_shard(unsigned s, bool wait) {
 
 size_t reclaim_all(bool wait) {
   size_t n = 0;
-  for (unsigned s = 0; s < kShards; ++s) n += reclaim_shard(s, wait);
+  for (unsigned s = 0; s < kShards; ++s) {
+    size_t r = reclaim_shard(s, wait);
+    if (r != kBusy) n += r;
+  }
   return n;
 }
 

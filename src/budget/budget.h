@@ -19,7 +19,9 @@ namespace hz::budget {
 void init_from_env();
 uint32_t purge_delay_ms();
 
-// Returns the number of runs given back to the page heap.
+// Returns the number of runs given back to the page heap, or kBusy when
+// !wait and the shard's OwnerExcl was taken.
+inline constexpr size_t kBusy = ~size_t{0};
 size_t reclaim_shard(unsigned shard, bool wait);
 size_t reclaim_all(bool wait);
 

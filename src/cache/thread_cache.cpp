@@ -110,7 +110,10 @@ void refill(ThreadCache* tc, unsigned cls) {
       if (list) stats::add(stats::kCentralDrain, 1);
     }
     if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
-    if (list) return distribute(tc, cls, list, *source);
+    if (list) {
+      sh.events.fetch_add(1, std::memory_order_relaxed);
+      return distribute(tc, cls, list, *source);
+    }
   }
   unsigned got;
   FreeBlock* last;
@@ -226,6 +229,7 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   b.head = cut->next;
   b.count -= n;
   central::push(tc->shard, cls, head, cut);
+  g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
   stats::add(stats::kFlush, 1);
   budget::note_idle_memory();
 }

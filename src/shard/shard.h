@@ -21,6 +21,13 @@ struct alignas(64) Shard {
   SpinLock excl;
   RunMeta* carve[kNumClasses] = {};  // run being carved, per class (under excl)
   std::atomic<uint32_t> threads{0};
+  // Owner-side list traffic (drains and flushes). The decay pass reclaims a
+  // shard only once it has been quiet for a whole tick, and then only when
+  // something new arrived: sorting lists the owner is busy reusing, or the
+  // same idle lists again, would be wasted work.
+  std::atomic<uint32_t> events{0};
+  uint32_t decay_seen = 0;       // events at the previous decay tick
+  uint32_t decay_reclaimed = ~0u;  // events when the decay last reclaimed
 };
 
 extern Shard g_shards[kShards];
