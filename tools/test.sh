@@ -2,7 +2,8 @@
 # The test command: builds hakozuna and runs every test.
 #
 #   tools/test.sh           Release build in build/ (all tests: core, api, preload,
-#                           install), then AddressSanitizer (build-asan/) and
+#                           install), then AddressSanitizer (build-asan/, a Debug
+#                           build: the fail-fast checks at box boundaries are on) and
 #                           ThreadSanitizer (build-tsan/) builds of the core tests
 #   tools/test.sh --quick   Release build only
 #
@@ -91,7 +92,7 @@ run_build() {
 
 run_build release build -DCMAKE_BUILD_TYPE=Release
 if ((QUICK == 0)); then
-  run_build asan build-asan -DHAKOZUNA_SANITIZE=address -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  run_build asan build-asan -DHAKOZUNA_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug \
     -DHAKOZUNA_BUILD_BENCH=OFF
   run_build tsan build-tsan -DHAKOZUNA_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DHAKOZUNA_BUILD_BENCH=OFF

@@ -28,11 +28,19 @@ namespace {
 
 // ---- bin <-> list helpers ----
 
+// Debug builds: a list handed between boxes holds blocks of its class only.
+HZ_INLINE void check_block(const FreeBlock* b, unsigned cls) {
+  HZ_CHECK(arena_offset(b) < g_pagemap.size && tag_class(tag_at(arena_offset(b))) == cls,
+           "list corruption: a block of the wrong class or not ours");
+  (void)b, (void)cls;
+}
+
 // Moves up to want blocks from the front of list onto the bin; returns the rest.
-FreeBlock* take_into_bin(Bin& b, FreeBlock* list, unsigned want) {
+FreeBlock* take_into_bin(Bin& b, FreeBlock* list, unsigned want, unsigned cls) {
   FreeBlock* cur = list;
   unsigned n = 1;
-  while (n < want && cur->next) cur = cur->next, ++n;
+  check_block(cur, cls);
+  while (n < want && cur->next) cur = cur->next, ++n, check_block(cur, cls);
   FreeBlock* rest = cur->next;
   cur->next = b.head;
   b.head = list;
@@ -60,7 +68,7 @@ bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
   b.count += got;
   if (got < want && s.overflow[cls]) {
     unsigned before = b.count;
-    s.overflow[cls] = take_into_bin(b, s.overflow[cls], want - got);
+    s.overflow[cls] = take_into_bin(b, s.overflow[cls], want - got, cls);
     got += b.count - before;
   }
   return got > 0;
@@ -70,7 +78,7 @@ bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
 // spill_overflow: never pushed back, never walked to its tail. (With S112
 // off, the rest goes back to the list it came from.)
 void distribute(ThreadCache* tc, unsigned cls, FreeBlock* list, BlockLists& source) {
-  list = take_into_bin(tc->bins[cls], list, kClasses[cls].batch);
+  list = take_into_bin(tc->bins[cls], list, kClasses[cls].batch, cls);
   if (!list) return;
   if constexpr (!kFullDrain) {
     source.push(list, list_tail(list));
@@ -79,6 +87,7 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* list, BlockLists& sour
   Spill& s = tc->spill;
   HZ_CHECK(s.overflow[cls] == nullptr && s.n[cls] == 0, "S112: spill not empty at drain");
   while (list && s.n[cls] < kSpillCap) {
+    check_block(list, cls);
     s.array[cls][s.n[cls]++] = list;
     list = list->next;
   }
