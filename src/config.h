@@ -65,7 +65,7 @@ namespace hz {
 #define HZ_REMOTE_STASH 1
 #endif
 inline constexpr bool kRemoteStash = HZ_REMOTE_STASH != 0;
-inline constexpr unsigned kRemoteSlots = 64;          // direct-mapped groups
+inline constexpr unsigned kRemoteSlots = 256;         // direct-mapped groups (power of two)
 inline constexpr unsigned kRemoteFlushThreshold = 32; // blocks per group before publishing
 
 // S112 full-drain exchange with TLS spill: drained remainders are kept in the

@@ -104,7 +104,6 @@ void refill(ThreadCache* tc, unsigned cls) {
     tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
     thread_flush_all(tc);  // another thread ran out of arena
   }
-  if (tc->remote.pending) remote_stash_flush(tc->remote);
   if (refill_from_spill(tc, cls, want)) return;
   Shard& sh = g_shards[tc->shard];
   if (sh.stash[cls].pending() || sh.central[cls].pending()) {
@@ -124,6 +123,10 @@ void refill(ThreadCache* tc, unsigned cls) {
       return distribute(tc, cls, list, *source);
     }
   }
+  // About to grow: first hand our pending remote frees to their owners, so
+  // that the other threads need not grow either. (Flushing at every refill
+  // instead halves the average remote list length.)
+  if (tc->remote.pending) remote_stash_flush(tc->remote);
   unsigned got;
   FreeBlock* last;
   FreeBlock* head = central::carve(tc->shard, cls, want, &got, &last);

@@ -6,7 +6,9 @@
 namespace hz {
 namespace {
 
-HZ_INLINE unsigned slot_of(unsigned cls, unsigned owner) { return (owner * 7u + cls) % kRemoteSlots; }
+// Classes of one owner are adjacent; owners are spread by an odd stride so that
+// a handful of busy owners rarely share slots.
+HZ_INLINE unsigned slot_of(unsigned cls, unsigned owner) { return (owner * 53u + cls) & (kRemoteSlots - 1); }
 
 void publish(RemoteGroup& g) {
   unsigned owner = g.key >> 8, cls = g.key & 0xFF;
