@@ -8,8 +8,8 @@
 // the block is freed locally and counted as a fallback. The sender verifies the
 // block's stamps before handing it off; the receiver re-checks the first line
 // (reading the tail too would add a cache miss per remote free that belongs to
-// the rig, not to the allocator). Every thread drains its
-// inbox every 32 operations and, when done, until all threads are done.
+// the rig, not to the allocator). Every thread drains its inbox every 32
+// operations and, when done, until all threads are done.
 //
 // ops counted = ITERS per thread (each op is one malloc or one free).
 #include <algorithm>
@@ -35,6 +35,7 @@ struct Config {
 
 MpscRing* g_inbox;
 std::atomic<int> g_done{0};
+
 uint64_t drain(MpscRing& in) {
   uint64_t n = 0;
   while (void* p = in.pop()) {

@@ -49,8 +49,10 @@ static_assert(kShards >= 1 && kShards <= 255, "the owner field of a page tag is 
 // ---- thread cache ----
 // Largest size served by size classes and thread caches; above it, page spans.
 inline constexpr size_t kMaxSmallSize = size_t{256} << 10;
-// Page spans at least this large are returned to the OS as soon as they are freed.
-inline constexpr size_t kPurgeOnFreeBytes = size_t{1} << 20;
+// Page spans at least this large are returned to the OS as soon as they are
+// freed; smaller ones wait for the decay (a 1 MiB malloc/free loop must not
+// pay a madvise and the page faults after it every time).
+inline constexpr size_t kPurgeOnFreeBytes = size_t{32} << 20;
 // Free memory idle this long is returned to the OS (HAKOZUNA_PURGE_DELAY_MS).
 inline constexpr uint32_t kPurgeDelayMsDefault = 500;
 
