@@ -52,7 +52,7 @@ inline constexpr size_t kMaxSmallSize = size_t{256} << 10;
 // Page spans at least this large are returned to the OS as soon as they are
 // freed; smaller ones wait for the decay (a 1 MiB malloc/free loop must not
 // pay a madvise and the page faults after it every time).
-inline constexpr size_t kPurgeOnFreeBytes = size_t{32} << 20;
+inline constexpr size_t kPurgeOnFreeBytes = size_t{4} << 20;
 // Free memory idle this long is returned to the OS (HAKOZUNA_PURGE_DELAY_MS).
 inline constexpr uint32_t kPurgeDelayMsDefault = 500;
 
