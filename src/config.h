@@ -53,8 +53,12 @@ inline constexpr size_t kMaxSmallSize = size_t{256} << 10;
 // freed; smaller ones wait for the decay (a 1 MiB malloc/free loop must not
 // pay a madvise and the page faults after it every time).
 inline constexpr size_t kPurgeOnFreeBytes = size_t{4} << 20;
-// Free memory idle this long is returned to the OS (HAKOZUNA_PURGE_DELAY_MS).
-inline constexpr uint32_t kPurgeDelayMsDefault = 500;
+// Free memory idle this long is returned to the OS (HAKOZUNA_PURGE_DELAY_MS
+// overrides it at run time; HZ_PURGE_DELAY_MS at build time, for A/B).
+#ifndef HZ_PURGE_DELAY_MS
+#define HZ_PURGE_DELAY_MS 500
+#endif
+inline constexpr uint32_t kPurgeDelayMsDefault = HZ_PURGE_DELAY_MS;
 
 }  // namespace hz
 

@@ -68,6 +68,7 @@ void list_remove(RunMeta* m) {
 
 // Inserts [page, page+n) as a free span, merging with free neighbours.
 void insert_free(size_t page, size_t n, uint8_t dirty) {
+  const size_t added = n;
   // A merged span keeps the decay clock of its oldest dirty part, so that
   // memory already idle is not held back by a neighbour freed just now.
   uint32_t since = os::now_ms();
@@ -94,6 +95,7 @@ void insert_free(size_t page, size_t n, uint8_t dirty) {
       dirty |= right->dirty;
     }
   }
+  if (dirty && n >= kArenaGrowPages && n - added < kArenaGrowPages) stats::add(stats::kReclaimSegments, 1);
   set_span(page, n, kSpanFree, dirty);
   meta_of(page)->since_ms = since;
   list_insert(meta_of(page));

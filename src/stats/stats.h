@@ -35,6 +35,7 @@ enum Counter : unsigned {
   kEmergencyFlush,   // arena exhausted: the S45 sequence started
   kReclaimRuns,      // runs sorted back and released by reclaim
   kReclaimPages,
+  kReclaimSegments,  // frees that left a wholly free 2 MiB segment's worth of pages
   kSteal,            // exhaustion: blocks taken from another shard's lists
   kAllocFailed,      // requests that got ENOMEM after the whole sequence
   kNumCounters
@@ -44,7 +45,7 @@ inline constexpr const char* kCounterNames[kNumCounters] = {
     "alloc", "free", "remote_free", "large_alloc", "large_free", "refill", "central_push", "run_new",
     "run_release", "stash_push", "stash_exchange", "central_drain", "spill_overflow_set", "remote_flush",
     "remote_flush_blocks", "owner_excl_wait", "thread_init", "thread_exit", "arena_grow",
-    "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "steal", "alloc_failed"};
+    "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "reclaim_segments", "steal", "alloc_failed"};
 
 extern std::atomic<uint64_t> g_counters[kNumCounters];
 
