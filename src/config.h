@@ -73,6 +73,8 @@ namespace hz {
 inline constexpr bool kRemoteStash = HZ_REMOTE_STASH != 0;
 inline constexpr unsigned kRemoteSlots = 256;         // direct-mapped groups (power of two)
 inline constexpr unsigned kRemoteFlushThreshold = 32; // blocks per group before publishing
+inline constexpr size_t kRemoteGroupMaxBytes = 64 << 10;  // ... or this many bytes
+inline constexpr size_t kRemoteStashMaxBytes = 1 << 20;   // all groups: publish everything
 
 // S112 full-drain exchange with TLS spill: drained remainders are kept in the
 // thread (spill_array, then spill_overflow) instead of being pushed back.

@@ -25,6 +25,7 @@ void publish(RemoteGroup& g) {
 void remote_stash_init(RemoteStash& rs) {
   for (auto& g : rs.groups) g = RemoteGroup{nullptr, nullptr, 0, RemoteStash::kNoKey};
   rs.pending = 0;
+  rs.pending_bytes = 0;
 }
 
 void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner) {
@@ -36,6 +37,7 @@ void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owne
   RemoteGroup& g = rs.groups[slot_of(cls, owner)];
   if (HZ_UNLIKELY(g.key != key)) {
     if (g.count) {
+      rs.pending_bytes -= g.count * size_t{kClasses[g.key & 0xFF].size};
       publish(g);
       --rs.pending;
     }
@@ -47,10 +49,16 @@ void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owne
     ++rs.pending;
   }
   g.head = b;
-  if (HZ_UNLIKELY(++g.count >= kRemoteFlushThreshold)) {
+  size_t size = kClasses[cls].size;
+  rs.pending_bytes += size;
+  if (HZ_UNLIKELY(++g.count >= kRemoteFlushThreshold || g.count * size >= kRemoteGroupMaxBytes)) {
+    rs.pending_bytes -= g.count * size;
     publish(g);
     --rs.pending;
   }
+  // Bound what one thread keeps from the owners, whatever the spread of
+  // destinations.
+  if (HZ_UNLIKELY(rs.pending_bytes > kRemoteStashMaxBytes)) remote_stash_flush(rs);
 }
 
 void remote_stash_flush(RemoteStash& rs) {
@@ -58,6 +66,7 @@ void remote_stash_flush(RemoteStash& rs) {
   for (auto& g : rs.groups)
     if (g.count) publish(g);
   rs.pending = 0;
+  rs.pending_bytes = 0;
 }
 
 void remote_push_one(FreeBlock* b, unsigned cls, unsigned owner) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "arena/arena.h"
+#include "size_class/size_class.h"
 
 namespace hz {
 
@@ -19,7 +20,8 @@ struct RemoteGroup {
 struct RemoteStash {
   static constexpr uint32_t kNoKey = 0xFFFFFFFF;
   RemoteGroup groups[kRemoteSlots];
-  uint32_t pending;  // groups holding blocks
+  uint32_t pending;       // groups holding blocks
+  size_t pending_bytes;   // bytes in all groups: memory other threads cannot reuse yet
 };
 
 void remote_stash_init(RemoteStash& rs);

@@ -4,7 +4,7 @@
 // 1. The seed's reproduction scaled down (random_mixed_mt_remote 32 threads,
 //    sizes 16..32768, 50% remote frees): the live set peaks near 190 MiB (the
 //    test measures and prints it), while the same run without a limit maps
-//    ~450 MiB, its free blocks scattered over 32 shards' caches, stashes and
+//    ~420 MiB, its free blocks scattered over 32 shards' caches, stashes and
 //    runs (stats build, HAKOZUNA_ARENA_SIZE=64G); built with
 //    HZ_EXHAUSTION_RECLAIM=0 it fails allocations at 384 MiB. With the
 //    exhaustion sequence zero allocations may fail.
