@@ -306,9 +306,30 @@ inline long peak_rss_kib() {
 
 // ---- result line: one per program, parsed by tools/bench ----
 // RESULT name=<bench> ops_per_sec=<float> seconds=<float> ops=<n> peak_rss_kib=<n> [key=value ...]
+inline long rss_kib() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  long kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::strtol(line + 6, nullptr, 10);
+  std::fclose(f);
+  return kib;
+}
+
+// With BENCH_IDLE_MS=N the program sits idle for N ms after the run (its
+// blocks freed) and also reports idle_rss_kib: how much memory the allocator
+// still holds once the program stops needing it.
 inline void print_result(const char* name, double ops, double secs, const std::string& extra = "") {
+  std::string more = extra;
+  if (const char* idle = std::getenv("BENCH_IDLE_MS")) {
+    long ms = std::strtol(idle, nullptr, 10);
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    more += (more.empty() ? "" : " ") + std::string("idle_rss_kib=") + std::to_string(rss_kib()) +
+            " idle_ms=" + std::to_string(ms);
+  }
   std::printf("RESULT name=%s ops_per_sec=%.1f seconds=%.4f ops=%.0f peak_rss_kib=%ld%s%s\n", name,
-              secs > 0 ? ops / secs : 0.0, secs, ops, peak_rss_kib(), extra.empty() ? "" : " ", extra.c_str());
+              secs > 0 ? ops / secs : 0.0, secs, ops, peak_rss_kib(), more.empty() ? "" : " ", more.c_str());
   std::fflush(stdout);
 }
 
