@@ -293,30 +293,23 @@ inline size_t round_pow2(size_t v) {
 // prefers this to wait4's ru_maxrss, which for a child spawned from a big parent
 // starts at the parent's RSS (the kernel carries the pre-exec mm's high-water
 // mark into the child's maxrss).
-inline long peak_rss_kib() {
+// A "Key:   N kB" field of /proc/self/status.
+inline long status_kib(const char* key) {
   FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return 0;
   char line[256];
   long kib = 0;
+  size_t n = std::strlen(key);
   while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::strtol(line + 6, nullptr, 10);
+    if (std::strncmp(line, key, n) == 0) kib = std::strtol(line + n, nullptr, 10);
   std::fclose(f);
   return kib;
 }
+inline long peak_rss_kib() { return status_kib("VmHWM:"); }
+inline long rss_kib() { return status_kib("VmRSS:"); }
 
 // ---- result line: one per program, parsed by tools/bench ----
 // RESULT name=<bench> ops_per_sec=<float> seconds=<float> ops=<n> peak_rss_kib=<n> [key=value ...]
-inline long rss_kib() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  long kib = 0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::strtol(line + 6, nullptr, 10);
-  std::fclose(f);
-  return kib;
-}
-
 // With BENCH_IDLE_MS=N the program sits idle for N ms after the run (its
 // blocks freed) and also reports idle_rss_kib: how much memory the allocator
 // still holds once the program stops needing it.
