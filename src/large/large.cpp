@@ -25,6 +25,10 @@ void* alloc(size_t size, size_t align, bool zero) {
   size_t npages = (size + kPageSize - 1) >> kPageShift;
   if (npages == 0) npages = 1;
   size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
+  if (npages + align_pages - 1 > g_arena.npages) {  // could never fit: skip the exhaustion sequence
+    errno = ENOMEM;
+    return nullptr;
+  }
   bool zeroed = false;
   RunMeta* m = arena::alloc_span(npages, align_pages, &zeroed);
   for (bool patient : {false, true}) {
