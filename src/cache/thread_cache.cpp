@@ -135,7 +135,10 @@ void refill(ThreadCache* tc, unsigned cls) {
     // failing that, borrow free blocks of this class from another shard.
     for (bool patient : {false, true}) {
       if (budget::on_exhaustion(kClasses[cls].run_pages, patient)) {
-        if (FreeBlock* list = sh.central[cls].drain()) return distribute(tc, cls, list, sh.central[cls]);
+        if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
+        FreeBlock* list = sh.central[cls].drain();
+        if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
+        if (list) return distribute(tc, cls, list, sh.central[cls]);
         head = central::carve(tc->shard, cls, want, &got, &last);
         if (head) break;
       }
