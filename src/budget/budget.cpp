@@ -51,6 +51,7 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
     if (r->nfree == 0) {
       r->next = *touched;
       *touched = r;
+      r->free_tail = list;
     }
     list->next = r->free_list;
     r->free_list = list;
@@ -115,8 +116,6 @@ size_t reclaim_shard(unsigned s, bool wait) {
     RunMeta* touched = nullptr;
     sort_into_runs(s, sh.stash[c].drain(), &touched);
     sort_into_runs(s, sh.central[c].drain(), &touched);
-    FreeBlock* keep_head = nullptr;
-    FreeBlock* keep_tail = nullptr;
     for (RunMeta* r = touched; r;) {
       RunMeta* next = r->next;
       if (r->nfree == r->carved) {
@@ -127,17 +126,13 @@ size_t reclaim_shard(unsigned s, bool wait) {
         release_run(r);
         ++released;
       } else {
-        FreeBlock* t = r->free_list;
-        while (t->next) t = t->next;
-        t->next = keep_head;
-        keep_head = r->free_list;
-        if (!keep_tail) keep_tail = t;
+        // What cannot be released goes back as one batch per run.
+        push_batch(sh.central[c], r->free_list, r->free_tail, r->nfree);
         r->nfree = 0;
         r->free_list = nullptr;
       }
       r = next;
     }
-    if (keep_head) sh.central[c].push(keep_head, keep_tail);
   }
   shard::excl_unlock(s);
   stats::add(stats::kReclaimRuns, released);

@@ -28,24 +28,39 @@ namespace {
 
 // ---- bin <-> list helpers ----
 
-// Debug builds: a list handed between boxes holds blocks of its class only.
-HZ_INLINE void check_block(const FreeBlock* b, unsigned cls) {
-  HZ_CHECK(arena_offset(b) < g_pagemap.size && tag_class(tag_at(arena_offset(b))) == cls,
-           "list corruption: a block of the wrong class or not ours");
-  (void)b, (void)cls;
+// Debug builds: a batch handed between boxes holds blocks of its class only
+// and as many as its header says.
+void check_batch(const FreeBlock* first, unsigned cls) {
+  if constexpr (kDebugChecks) {
+    uint32_t n = 0;
+    const FreeBlock* b = first;
+    for (;; b = b->next) {
+      HZ_CHECK(arena_offset(b) < g_pagemap.size && tag_class(tag_at(arena_offset(b))) == cls,
+               "list corruption: a block of the wrong class or not ours");
+      if (++n == batch_count(first)) break;
+    }
+    HZ_CHECK(b == batch_last(first), "list corruption: batch header does not match its list");
+  }
+  (void)first, (void)cls;
 }
 
-// Moves up to want blocks from the front of list onto the bin; returns the rest.
-FreeBlock* take_into_bin(Bin& b, FreeBlock* list, unsigned want, unsigned cls) {
-  FreeBlock* cur = list;
-  unsigned n = 1;
-  check_block(cur, cls);
-  while (n < want && cur->next) cur = cur->next, ++n, check_block(cur, cls);
-  FreeBlock* rest = cur->next;
-  cur->next = b.head;
-  b.head = list;
-  b.count += n;
-  return rest;
+// Splices whole batches from the front of chain onto the bin until it holds
+// at least want blocks; returns the rest of the chain. Touches two blocks per
+// batch, whatever its length.
+FreeBlock* take_batches(Bin& b, FreeBlock* chain, unsigned want, unsigned cls) {
+  unsigned got = 0;
+  while (chain && got < want) {
+    check_batch(chain, cls);
+    FreeBlock* last = batch_last(chain);
+    uint32_t n = batch_count(chain);
+    FreeBlock* rest = last->next;
+    last->next = b.head;
+    b.head = chain;
+    b.count += n;
+    got += n;
+    chain = rest;
+  }
+  return chain;
 }
 
 FreeBlock* list_tail(FreeBlock* list) {
@@ -58,41 +73,37 @@ FreeBlock* list_tail(FreeBlock* list) {
 bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
   Spill& s = tc->spill;
   Bin& b = tc->bins[cls];
-  unsigned got = 0;
-  while (s.n[cls] > 0 && got < want) {
-    FreeBlock* blk = s.array[cls][--s.n[cls]];
-    blk->next = b.head;
-    b.head = blk;
-    ++got;
-  }
-  b.count += got;
-  if (got < want && s.overflow[cls]) {
-    unsigned before = b.count;
-    s.overflow[cls] = take_into_bin(b, s.overflow[cls], want - got, cls);
-    got += b.count - before;
-  }
-  return got > 0;
+  unsigned before = b.count;
+  while (s.n[cls] > 0 && b.count - before < want) take_batches(b, s.array[cls][--s.n[cls]], 1, cls);
+  if (b.count - before < want && s.overflow[cls])
+    s.overflow[cls] = take_batches(b, s.overflow[cls], want - (b.count - before), cls);
+  return b.count > before;
 }
 
-// A drained list fills the request, then spill_array, then stays whole in
-// spill_overflow: never pushed back, never walked to its tail. (With S112
-// off, the rest goes back to the list it came from.)
-void distribute(ThreadCache* tc, unsigned cls, FreeBlock* list, BlockLists& source) {
-  list = take_into_bin(tc->bins[cls], list, kClasses[cls].batch, cls);
-  if (!list) return;
+// A drained chain fills the request, then spill_array (whole batches, one per
+// slot, up to kSpillCap blocks), then stays whole in spill_overflow: never pushed back, never walked. (With
+// S112 off, the rest goes back to the list it came from.)
+void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& source) {
+  chain = take_batches(tc->bins[cls], chain, kClasses[cls].batch, cls);
+  if (!chain) return;
   if constexpr (!kFullDrain) {
-    source.push(list, list_tail(list));
+    source.push(chain, list_tail(chain));
     return;
   }
   Spill& s = tc->spill;
   HZ_CHECK(s.overflow[cls] == nullptr && s.n[cls] == 0, "S112: spill not empty at drain");
-  while (list && s.n[cls] < kSpillCap) {
-    check_block(list, cls);
-    s.array[cls][s.n[cls]++] = list;
-    list = list->next;
+  // kSpillCap counts blocks: the array takes whole batches while they fit.
+  for (unsigned held = 0; chain && s.n[cls] < kSpillCap && held + batch_count(chain) <= kSpillCap;) {
+    check_batch(chain, cls);
+    held += batch_count(chain);
+    FreeBlock* last = batch_last(chain);
+    FreeBlock* rest = last->next;
+    last->next = nullptr;
+    s.array[cls][s.n[cls]++] = chain;
+    chain = rest;
   }
-  if (list) {
-    s.overflow[cls] = list;
+  if (chain) {
+    s.overflow[cls] = chain;
     stats::add(stats::kSpillOverflowSet, 1);
   }
 }
@@ -243,7 +254,7 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   for (unsigned i = 1; i < n; ++i) cut = cut->next;
   b.head = cut->next;
   b.count -= n;
-  central::push(tc->shard, cls, head, cut);
+  central::push(tc->shard, cls, head, cut, n);
   g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
   stats::add(stats::kFlush, 1);
   budget::note_idle_memory();
@@ -320,22 +331,15 @@ void thread_flush_all(ThreadCache* tc) {
   for (unsigned c = 1; c < kNumClasses; ++c) {
     Bin& b = tc->bins[c];
     Spill& s = tc->spill;
-    // Gather bin, spill_array and spill_overflow into one list.
-    FreeBlock* list = b.head;
-    for (unsigned i = 0; i < s.n[c]; ++i) {
-      s.array[c][i]->next = list;
-      list = s.array[c][i];
-    }
-    if (s.overflow[c]) {
-      FreeBlock* t = list_tail(s.overflow[c]);
-      t->next = list;
-      list = s.overflow[c];
-    }
+    BlockLists& central = g_shards[tc->shard].central[c];
+    if (b.head) push_batch(central, b.head, list_tail(b.head), b.count);
+    // Spill already holds batches: push them as they are.
+    for (unsigned i = 0; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i]));
+    if (s.overflow[c]) central.push(s.overflow[c], list_tail(s.overflow[c]));
     b.head = nullptr;
     b.count = 0;
     s.n[c] = 0;
     s.overflow[c] = nullptr;
-    if (list) central::push(tc->shard, c, list, list_tail(list));
   }
   remote_stash_flush(tc->remote);
 }

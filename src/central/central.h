@@ -7,8 +7,8 @@
 
 namespace hz::central {
 
-inline void push(unsigned shard, unsigned cls, FreeBlock* first, FreeBlock* last) {
-  g_shards[shard].central[cls].push(first, last);
+inline void push(unsigned shard, unsigned cls, FreeBlock* first, FreeBlock* last, uint32_t n) {
+  push_batch(g_shards[shard].central[cls], first, last, n);
 }
 
 // Carves up to want fresh blocks of cls for shard into a list; returns its

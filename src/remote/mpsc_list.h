@@ -16,8 +16,9 @@ namespace hz {
 
 class MpscList {
  public:
-  // Publishes first..last (already linked through next). Returns true when the
-  // list was empty before (the empty -> non-empty transition).
+  // Publishes first..last, a chain of batches (each with its header, see
+  // FreeBlock) linked through next. Returns true when the list was empty
+  // before (the empty -> non-empty transition).
   bool push(FreeBlock* first, FreeBlock* last) {
     FreeBlock* old = head_.load(std::memory_order_relaxed);
     do {
@@ -61,5 +62,11 @@ class LockedList {
 };
 
 using BlockLists = std::conditional_t<kLockFreeLists, MpscList, LockedList>;
+
+// Publishes n blocks first..last as one batch.
+inline void push_batch(BlockLists& list, FreeBlock* first, FreeBlock* last, uint32_t n) {
+  set_batch(first, last, n);
+  list.push(first, last);
+}
 
 }  // namespace hz

@@ -12,7 +12,7 @@ HZ_INLINE unsigned slot_of(unsigned cls, unsigned owner) { return (owner * 53u +
 
 void publish(RemoteGroup& g) {
   unsigned owner = g.key >> 8, cls = g.key & 0xFF;
-  g_shards[owner].stash[cls].push(g.head, g.tail);
+  push_batch(g_shards[owner].stash[cls], g.head, g.tail, g.count);
   stats::add(stats::kStashPush, 1);
   stats::add(stats::kRemoteFlush, 1);
   stats::add(stats::kRemoteFlushBlocks, g.count);
@@ -70,7 +70,7 @@ void remote_stash_flush(RemoteStash& rs) {
 }
 
 void remote_push_one(FreeBlock* b, unsigned cls, unsigned owner) {
-  g_shards[owner].stash[cls].push(b, b);
+  push_batch(g_shards[owner].stash[cls], b, b, 1);
   stats::add(stats::kStashPush, 1);
 }
 

@@ -53,3 +53,57 @@ TEST(MpscList, PushReportsEmptyToNonEmptyTransition) {
   EXPECT_TRUE(list.push(&a, &a));
   list.drain();
 }
+
+TEST(Batch, HeaderCarriesLastBlockAndLength) {
+  std::vector<FreeBlock> nodes(300);
+  for (size_t i = 0; i + 1 < nodes.size(); ++i) nodes[i].next = &nodes[i + 1];
+  nodes.back().next = nullptr;
+  set_batch(&nodes[0], &nodes.back(), 300);
+  EXPECT_EQ(batch_last(&nodes[0]), &nodes.back());
+  EXPECT_EQ(batch_count(&nodes[0]), 300u);
+  set_batch(&nodes[5], &nodes[5], 1);
+  EXPECT_EQ(batch_last(&nodes[5]), &nodes[5]);
+  EXPECT_EQ(batch_count(&nodes[5]), 1u);
+}
+
+TEST(Batch, ChainsOfBatchesSurviveConcurrentPublishing) {
+  // Producers publish batches of varying length; the consumer walks the
+  // drained chain batch by batch through the headers alone.
+  constexpr int kProducers = 4, kBatches = 3000;
+  std::vector<std::vector<FreeBlock>> pools(kProducers, std::vector<FreeBlock>(kBatches * 8));
+  MpscList list;
+  std::atomic<int> done{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kProducers; ++t)
+    ts.emplace_back([&, t] {
+      auto& pool = pools[static_cast<size_t>(t)];
+      for (int b = 0; b < kBatches; ++b) {
+        uint32_t n = 1 + static_cast<uint32_t>(b % 8);
+        FreeBlock* first = &pool[static_cast<size_t>(b) * 8];
+        for (uint32_t k = 0; k + 1 < n; ++k) first[k].next = &first[k + 1];
+        set_batch(first, &first[n - 1], n);
+        list.push(first, &first[n - 1]);
+      }
+      done.fetch_add(1);
+    });
+  size_t blocks = 0, batches = 0;
+  auto consume = [&] {
+    for (FreeBlock* b = list.drain(); b;) {
+      FreeBlock* last = batch_last(b);
+      uint32_t n = batch_count(b);
+      FreeBlock* walk = b;
+      for (uint32_t k = 1; k < n; ++k) walk = walk->next;
+      ASSERT_EQ(walk, last) << "header disagrees with the list";
+      blocks += n;
+      ++batches;
+      b = last->next;
+    }
+  };
+  while (done.load() < kProducers) consume();
+  for (auto& th : ts) th.join();
+  consume();
+  EXPECT_EQ(batches, static_cast<size_t>(kProducers) * kBatches);
+  size_t expect = 0;
+  for (int b = 0; b < kBatches; ++b) expect += 1 + static_cast<size_t>(b % 8);
+  EXPECT_EQ(blocks, expect * kProducers);
+}
