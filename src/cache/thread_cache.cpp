@@ -249,12 +249,22 @@ void* alloc_refill(unsigned cls) {
 void flush_bin(ThreadCache* tc, unsigned cls) {
   Bin& b = tc->bins[cls];
   unsigned n = b.count / 2;
+  // Half the bin goes to central in one CAS, cut into batches of the class's
+  // refill size so that a refill takes back what it needs and no more.
+  const unsigned per = kClasses[cls].batch;
   FreeBlock* head = b.head;
+  FreeBlock* first = head;
   FreeBlock* cut = head;
-  for (unsigned i = 1; i < n; ++i) cut = cut->next;
+  for (unsigned i = 1; i <= n; ++i, cut = cut->next) {
+    if (i % per == 0 || i == n) {
+      set_batch(first, cut, i % per == 0 ? per : i % per);
+      first = cut->next;
+    }
+    if (i == n) break;
+  }
   b.head = cut->next;
   b.count -= n;
-  central::push(tc->shard, cls, head, cut, n);
+  g_shards[tc->shard].central[cls].push(head, cut);
   g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
   stats::add(stats::kFlush, 1);
   budget::note_idle_memory();

@@ -7,10 +7,6 @@
 
 namespace hz::central {
 
-inline void push(unsigned shard, unsigned cls, FreeBlock* first, FreeBlock* last, uint32_t n) {
-  push_batch(g_shards[shard].central[cls], first, last, n);
-}
-
 // Carves up to want fresh blocks of cls for shard into a list; returns its
 // head (nullptr when the arena is exhausted) and sets *got and *last.
 FreeBlock* carve(unsigned shard, unsigned cls, unsigned want, unsigned* got, FreeBlock** last);
