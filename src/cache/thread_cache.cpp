@@ -81,8 +81,9 @@ bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
 }
 
 // A drained chain fills the request, then spill_array (whole batches, one per
-// slot, up to kSpillCap blocks), then stays whole in spill_overflow: never pushed back, never walked. (With
-// S112 off, the rest goes back to the list it came from.)
+// slot, up to kSpillCap blocks), then stays whole in spill_overflow: never
+// pushed back, never walked. (With S112 off, the rest goes back to the list
+// it came from.)
 void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& source) {
   chain = take_batches(tc->bins[cls], chain, kClasses[cls].batch, cls);
   if (!chain) return;

@@ -1,8 +1,9 @@
 // Spill (S112): what a full drain of an owner stash or central list brings
-// beyond the request stays in the thread: first spill_array (up to kSpillCap
-// pointers per class), then the untouched remainder as one list in
-// spill_overflow[class]. It is never pushed back and never walked to its tail;
-// the owner takes from spill before touching the shared lists again.
+// beyond the request stays in the thread: first spill_array (whole batches,
+// one per slot, up to kSpillCap blocks per class), then the untouched
+// remainder, a chain of batches, in spill_overflow[class]. It is never pushed
+// back and never walked; the owner takes from spill before touching the
+// shared lists again.
 #pragma once
 #include <cstdint>
 
