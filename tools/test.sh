@@ -4,7 +4,8 @@
 #   tools/test.sh           Release build in build/ (all tests: core, api, preload,
 #                           install), then AddressSanitizer (build-asan/, a Debug
 #                           build: the fail-fast checks at box boundaries are on) and
-#                           ThreadSanitizer (build-tsan/) builds of the core tests
+#                           ThreadSanitizer (build-tsan/) builds of the core tests,
+#                           and the core tests in the fast and p32 lanes
 #   tools/test.sh --quick   Release build only
 #
 # Prints a summary line per build and, as the very last line, the totals:
@@ -20,7 +21,7 @@ for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
     -h | --help)
-      sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -96,6 +97,11 @@ if ((QUICK == 0)); then
     -DHAKOZUNA_BUILD_BENCH=OFF
   run_build tsan build-tsan -DHAKOZUNA_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DHAKOZUNA_BUILD_BENCH=OFF
+  # The other lanes (8 and 255 shards): the core tests through hz_*.
+  for lane in fast p32; do
+    run_build "lane-$lane" "build-$lane" -DHAKOZUNA_LANE=$lane -DCMAKE_BUILD_TYPE=Release \
+      -DHAKOZUNA_OVERRIDE=OFF -DHAKOZUNA_BUILD_BENCH=OFF
+  done
 fi
 
 echo
