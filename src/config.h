@@ -21,7 +21,7 @@ enum class Lane : int { Fast = 0, Scale = 1, P32 = 2 };
 inline constexpr Lane kLane = static_cast<Lane>(HZ_LANE);
 static_assert(HZ_LANE >= 0 && HZ_LANE <= 2, "HZ_LANE must be 0 (fast), 1 (scale) or 2 (p32)");
 
-inline constexpr bool kStats = HZ_STATS != 0;
+inline constexpr bool kStats = HZ_STATS != 0;  // count even without HAKOZUNA_STATS=1
 inline constexpr bool kOverride = HZ_OVERRIDE != 0;
 #ifdef NDEBUG
 inline constexpr bool kDebugChecks = false;

@@ -15,7 +15,6 @@ HZ_INLINE void* alloc_class(unsigned cls) {
   if (HZ_LIKELY(blk != nullptr)) {
     b.head = blk->next;
     b.count--;
-    if constexpr (kStats) tc->n_alloc++;
     return blk;
   }
   return alloc_refill(cls);

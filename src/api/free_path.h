@@ -30,7 +30,6 @@ HZ_INLINE void dealloc(void* p) {
   Bin& bin = tc->bins[cls];
   b->next = bin.head;
   bin.head = b;
-  if constexpr (kStats) tc->n_free++;
   if (HZ_UNLIKELY(++bin.count > bin.max)) flush_bin(tc, cls);
 }
 

@@ -153,7 +153,7 @@ bool on_exhaustion(size_t pages_needed, bool patient) {
   if constexpr (!kExhaustionReclaim) return false;
   stats::add(stats::kEmergencyFlush, 1);
   ThreadCache* tc = t_cache;
-  if (tc->live) thread_flush_all(tc);
+  if (tc->live) thread_flush_all(tc->real);
   g_flush_epoch.fetch_add(1, std::memory_order_relaxed);
   // Reclaim; if that is not enough, give the other threads a few slow paths'
   // time to honour the flush request, and reclaim again (bounded).
@@ -206,7 +206,7 @@ void note_idle_memory() {
 
 size_t trim() {
   ThreadCache* tc = t_cache;
-  if (tc->live) thread_flush_all(tc);
+  if (tc->live) thread_flush_all(tc->real);
   reclaim_all(true);
   return arena::purge(os::now_ms(), 0);
 }

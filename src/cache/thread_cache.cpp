@@ -233,6 +233,10 @@ void* alloc_refill(unsigned cls) {
       return nullptr;
     }
   }
+  if (HZ_UNLIKELY(tc->counting)) {
+    tc->n_alloc++;
+    tc = tc->real;
+  }
   Bin& b = tc->bins[cls];
   if (!b.head) refill(tc, cls);
   FreeBlock* blk = b.head;
@@ -243,7 +247,6 @@ void* alloc_refill(unsigned cls) {
   }
   b.head = blk->next;
   b.count--;
-  if constexpr (kStats) tc->n_alloc++;
   return blk;
 }
 
@@ -280,17 +283,18 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
       stats::add(stats::kRemoteFree, 1);
       return remote_push_one(b, cls, owner);
     }
-    if (owner == tc->shard) {
-      if constexpr (kStats) tc->n_free++;
-      Bin& bin = tc->bins[cls];
-      b->next = bin.head;
-      bin.head = b;
-      if (++bin.count > bin.max) flush_bin(tc, cls);
-      return;
-    }
   }
-  if constexpr (kStats) tc->n_remote++, tc->n_free++;
-  remote_stash_add(tc->remote, b, cls, owner);
+  if (HZ_UNLIKELY(tc->counting)) tc->n_free++;
+  ThreadCache* real = tc->real;
+  if (owner == real->shard) {  // a first free, or a counting front
+    Bin& bin = real->bins[cls];
+    b->next = bin.head;
+    bin.head = b;
+    if (++bin.count > bin.max) flush_bin(real, cls);
+    return;
+  }
+  if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
+  remote_stash_add(real->remote, b, cls, owner);
 }
 
 // ---- lifecycle ----
@@ -325,17 +329,29 @@ ThreadCache* thread_setup() {
   if (t_cache->live) return t_cache;
   ThreadCache* tc = tc_alloc();
   if (!tc) return nullptr;
+  ThreadCache* front = tc;
+  if (stats::counting()) {
+    // The front the fast paths see: empty bins, no shard. The blocks live in
+    // the real cache behind it.
+    tc = tc_alloc();
+    if (!tc) return nullptr;
+    front->shard = kNoShard;
+    front->counting = 1;
+    front->live = 1;
+    front->real = tc;
+  }
+  tc->real = tc;
   for (unsigned c = 1; c < kNumClasses; ++c) tc->bins[c].max = kClasses[c].bin_max;
   remote_stash_init(tc->remote);
   tc->shard = shard::acquire();
   tc->live = 1;
   tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
-  t_cache = tc;
+  t_cache = front;
   t_dead = 0;
   stats::add(stats::kThreadInit, 1);
-  pthread_setspecific(g_key, tc);  // may allocate; t_cache is already set
-  return tc;
+  pthread_setspecific(g_key, front);  // may allocate; t_cache is already set
+  return front;
 }
 
 void thread_flush_all(ThreadCache* tc) {
@@ -355,7 +371,8 @@ void thread_flush_all(ThreadCache* tc) {
   remote_stash_flush(tc->remote);
 }
 
-void thread_teardown(ThreadCache* tc) {
+void thread_teardown(ThreadCache* front) {
+  ThreadCache* tc = front->real;
   thread_flush_all(tc);
   // The last thread of a shard sorts what it leaves back into runs, so that
   // empty runs start their decay now rather than at the next pass.
@@ -365,6 +382,10 @@ void thread_teardown(ThreadCache* tc) {
   t_dead = 1;
   tc->live = 0;
   tc_free(tc);
+  if (front != tc) {
+    front->live = 0;
+    tc_free(front);
+  }
   g_live_threads.fetch_sub(1, std::memory_order_relaxed);
   budget::note_idle_memory();
 }
@@ -405,8 +426,12 @@ void fork_child() {
   // Only this thread exists in the child: other caches are unreachable.
   ThreadCache* me = t_cache->live ? t_cache : nullptr;
   g_live = me;
-  if (me) me->next_live = me->prev_live = nullptr;
-  shard::reset_in_child(me ? me->shard : kNoShard);
+  if (me) {
+    me->prev_live = nullptr;
+    me->next_live = me->real != me ? me->real : nullptr;
+    if (me->real != me) me->real->prev_live = me, me->real->next_live = nullptr;
+  }
+  shard::reset_in_child(me ? me->real->shard : kNoShard);
   g_live_threads.store(me ? 1 : 0, std::memory_order_relaxed);
   budget::fork_child();
   g_init_lock.reset();

@@ -19,12 +19,17 @@ struct Bin {
 
 struct ThreadCache {
   Bin bins[kNumClasses];
-  unsigned shard;  // owner id of blocks this thread carves; kNoShard when empty
-  uint8_t live;    // 0 for the shared empty cache of threads not yet set up
+  unsigned shard;    // owner id of blocks this thread carves; kNoShard when empty
+  uint8_t live;      // 0 for the shared empty cache of threads not yet set up
+  uint8_t counting;  // a counting front: its bins stay empty and its shard is
+                     // kNoShard, so every malloc and free lands in a slow
+                     // path, which counts it and works on *real
+  ThreadCache* real; // the cache that holds this thread's blocks (self, or
+                     // behind a counting front)
   RemoteStash remote;
   Spill spill;
   uint32_t flush_epoch;  // last budget::g_flush_epoch honoured
-  uint64_t n_alloc, n_free, n_remote;  // HZ_STATS builds only
+  uint64_t n_alloc, n_free, n_remote;  // counting fronts only
   ThreadCache* next_live;
   ThreadCache* prev_live;
 };

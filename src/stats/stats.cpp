@@ -15,6 +15,9 @@ constinit std::atomic<uint64_t> g_counters[kNumCounters] = {};
 
 namespace {
 constinit bool g_print_at_exit = false;
+}  // namespace
+constinit bool g_counting = false;
+namespace {
 // A private copy of stderr: programs such as ls close fd 2 in an atexit
 // handler, before our report runs.
 constinit int g_report_fd = 2;
@@ -41,6 +44,7 @@ void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
 void init_from_env() {
   const char* e = getenv("HAKOZUNA_STATS");
   g_print_at_exit = e && *e && *e != '0';
+  g_counting = g_print_at_exit;
   if (g_print_at_exit) {
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
     if (fd >= 0) g_report_fd = fd;
@@ -54,7 +58,7 @@ void print_report() {
   for (const char* s = head; *s; ++s) buf[len++] = *s;
   buf[len] = '\0';
   arena::Usage u = arena::usage();
-  if constexpr (kStats) {
+  if (counting()) {
     uint64_t hot[3];
     live_thread_stats(hot);
     append(buf, sizeof buf, len, "alloc", hot[0] + g_counters[kLargeAlloc].load());
@@ -65,14 +69,14 @@ void print_report() {
   append(buf, sizeof buf, len, "mapped_peak", u.mapped_peak_bytes);
   append(buf, sizeof buf, len, "in_use", u.in_use_bytes);
   append(buf, sizeof buf, len, "reserved", u.reserved_bytes);
-  if constexpr (kStats) {
+  if (counting()) {
     for (unsigned c = kLargeAlloc; c < kNumCounters; ++c)
       append(buf, sizeof buf, len, kCounterNames[c], g_counters[c].load(std::memory_order_relaxed));
     uint64_t flushes = g_counters[kRemoteFlush].load();
     append(buf, sizeof buf, len, "remote_flush_avg_len",
            flushes ? g_counters[kRemoteFlushBlocks].load() / flushes : 0);
   } else {
-    const char* off = " counters=off(build with -DHAKOZUNA_STATS=ON)";
+    const char* off = " counters=off(set HAKOZUNA_STATS=1 before start)";
     for (const char* s = off; *s && len + 2 < sizeof buf; ++s) buf[len++] = *s;
   }
   buf[len++] = '\n';

@@ -1,16 +1,20 @@
-// Event counters, one line at exit. Everything here compiles to nothing unless
-// the build has HZ_STATS=1 (CMake -DHAKOZUNA_STATS=ON); the report itself is
-// printed when HAKOZUNA_STATS=1 is set in the environment.
+// Event counters, one line at exit. Counting is off unless HAKOZUNA_STATS=1
+// is set in the environment (or the build has HZ_STATS=1, CMake
+// -DHAKOZUNA_STATS=ON). Off, the fast paths carry no counter at all and each
+// slow-path event costs one predictable branch; on, every thread gets a
+// counting front cache (see cache/thread_cache.h) that sends each malloc and
+// free through a slow path that counts it.
 #pragma once
 #include <atomic>
 #include <cstdint>
 
-#include "config.h"
+#include "common/base.h"
 
 namespace hz::stats {
 
-// Slow-path events, counted in shared atomics. Hot-path events (alloc, free,
-// remote free) are counted per thread in the ThreadCache and folded in at exit.
+// Slow-path events, counted in shared atomics. Per-call events (alloc, free,
+// remote free) are counted per thread in its counting front and folded in at
+// exit.
 enum Counter : unsigned {
   kAlloc,            // malloc-family calls served (folded from threads)
   kFree,             // free calls (folded)
@@ -48,9 +52,11 @@ inline constexpr const char* kCounterNames[kNumCounters] = {
     "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "reclaim_segments", "steal", "alloc_failed"};
 
 extern std::atomic<uint64_t> g_counters[kNumCounters];
+extern bool g_counting;  // set once, at the first allocation
 
+inline bool counting() { return kStats || g_counting; }
 inline void add(Counter c, uint64_t n) {
-  if constexpr (kStats) g_counters[c].fetch_add(n, std::memory_order_relaxed);
+  if (HZ_UNLIKELY(counting())) g_counters[c].fetch_add(n, std::memory_order_relaxed);
 }
 
 // Reads HAKOZUNA_STATS once at start-up.
