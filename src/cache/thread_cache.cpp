@@ -334,7 +334,10 @@ ThreadCache* thread_setup() {
     // The front the fast paths see: empty bins, no shard. The blocks live in
     // the real cache behind it.
     tc = tc_alloc();
-    if (!tc) return nullptr;
+    if (!tc) {
+      tc_free(front);
+      return nullptr;
+    }
     front->shard = kNoShard;
     front->counting = 1;
     front->live = 1;
