@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options/options.h"
 #include "os/os.h"
 #include "stats/stats.h"
 
@@ -134,25 +135,12 @@ void note_peak() {
   if (mapped > g_heap.mapped_peak) g_heap.mapped_peak = mapped;
 }
 
-size_t parse_size(const char* s) {
-  if (!s || !*s) return 0;
-  size_t v = 0;
-  for (; *s >= '0' && *s <= '9'; ++s) v = v * 10 + static_cast<size_t>(*s - '0');
-  switch (*s) {
-    case 'k': case 'K': v <<= 10; break;
-    case 'm': case 'M': v <<= 20; break;
-    case 'g': case 'G': v <<= 30; break;
-    case 't': case 'T': v <<= 40; break;
-    default: break;
-  }
-  return v;
-}
-
 }  // namespace
 
 bool init() {
+  const options::Values& opt = options::get();
   size_t want = kArenaReserveDefault;
-  size_t limit = parse_size(getenv("HAKOZUNA_ARENA_SIZE"));
+  size_t limit = opt.arena_size_set ? opt.arena_size : 0;
   if (limit > want) want = limit;
   for (size_t size = want; size >= kArenaReserveMin; size /= 2) {
     size_t npages = size >> kPageShift;
@@ -173,8 +161,7 @@ bool init() {
     g_heap.limit = limit ? (limit >> kPageShift < npages ? limit >> kPageShift : npages) : npages;
     // Transparent huge pages: fewer TLB misses, but purging a partly used
     // 2 MiB page splits it, and RSS grows in 2 MiB steps. Off by default.
-    const char* huge = getenv("HAKOZUNA_HUGEPAGES");
-    if (huge && *huge == '1') os::advise_hugepages(reinterpret_cast<void*>(base), size);
+    if (opt.hugepages) os::advise_hugepages(reinterpret_cast<void*>(base), size);
     g_pagemap.tags = static_cast<uint32_t*>(tags);
     g_pagemap.base = base;
     __atomic_store_n(&g_pagemap.size, size, __ATOMIC_RELEASE);

@@ -2,11 +2,13 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "arena/arena.h"
 #include "cache/thread_cache.h"
+#include "options/options.h"
 #include "os/os.h"
 #include "remote/remote_stash.h"
 #include "shard/shard.h"
@@ -39,15 +41,23 @@ void release_run(RunMeta* r) {
 // Sorts list into the free lists of the runs it came from, chaining every
 // run touched for the first time onto *touched. Blocks of another shard (lent
 // out by steal()) are sent home instead: only their owner touches their run.
+// The walk is bounded: a run cannot hold more free blocks than it carved, and
+// a list that claims so has a cycle (a double free) or a stray pointer.
 void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
+  size_t foreign = 0, foreign_max = 0;
   while (list) {
     FreeBlock* next = list->next;
+    if (HZ_UNLIKELY(arena_offset(list) >= g_pagemap.size)) heap_corruption("a free list leaves the heap", list);
     RunMeta* r = run_of(list);
     if (HZ_UNLIKELY(r->owner != shard)) {
+      // No more blocks exist than 16-byte slots in spans in use.
+      if (foreign == 0) foreign_max = arena::usage().in_use_bytes >> 4;
+      if (HZ_UNLIKELY(++foreign > foreign_max)) heap_corruption("a cycle in a free list", list);
       remote_push_one(list, r->cls, r->owner);
       list = next;
       continue;
     }
+    if (HZ_UNLIKELY(r->nfree >= r->carved)) heap_corruption("a run has more free blocks than it carved: double free?", list);
     if (r->nfree == 0) {
       r->next = *touched;
       *touched = r;
@@ -78,6 +88,7 @@ void decay_pass() {
 }
 
 void* purger_main(void*) {
+  pthread_setname_np(pthread_self(), "hz-purge");
   for (;;) {
     uint32_t tick = g_delay_ms / 4 ? g_delay_ms / 4 : 1;
     struct timespec ts = {static_cast<time_t>(tick / 1000), static_cast<long>(tick % 1000) * 1000000L};
@@ -87,18 +98,11 @@ void* purger_main(void*) {
   return nullptr;
 }
 
-uint32_t parse_u32(const char* s, uint32_t dflt) {
-  if (!s || !*s) return dflt;
-  uint32_t v = 0;
-  for (; *s >= '0' && *s <= '9'; ++s) v = v * 10 + static_cast<uint32_t>(*s - '0');
-  return v;
-}
-
 }  // namespace
 
 void init_from_env() {
-  g_delay_ms = parse_u32(getenv("HAKOZUNA_PURGE_DELAY_MS"), kPurgeDelayMsDefault);
-  g_background = parse_u32(getenv("HAKOZUNA_BACKGROUND_PURGE"), 1) != 0;
+  g_delay_ms = options::get().purge_delay_ms;
+  g_background = options::get().background_purge;
 }
 
 uint32_t purge_delay_ms() { return g_delay_ms; }
@@ -199,6 +203,11 @@ void note_idle_memory() {
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
+    // The program's signals are not ours: a program that blocks a signal in
+    // its threads and sigwaits for it must never see it land here.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_attr_setsigmask_np(&attr, &all);
     if (pthread_create(&t, &attr, purger_main, nullptr) != 0) g_purger_started.store(false);
     pthread_attr_destroy(&attr);
   }

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 
 #include "budget/budget.h"
 #include "central/central.h"
+#include "options/options.h"
 #include "os/os.h"
 #include "shard/shard.h"
 #include "stats/stats.h"
@@ -63,9 +65,36 @@ FreeBlock* take_batches(Bin& b, FreeBlock* chain, unsigned want, unsigned cls) {
   return chain;
 }
 
-FreeBlock* list_tail(FreeBlock* list) {
-  while (list->next) list = list->next;
-  return list;
+// No walk over a free list is unbounded: a program's double free can turn a
+// list into a cycle, and a thread must then report it, not spin forever.
+
+// A bin holds exactly count blocks, null-terminated.
+FreeBlock* bin_tail(const Bin& b) {
+  FreeBlock* t = b.head;
+  for (uint32_t i = 1; i < b.count; ++i) {
+    t = t->next;
+    if (HZ_UNLIKELY(!t)) heap_corruption("a free list is shorter than its count", b.head);
+  }
+  if (HZ_UNLIKELY(t->next)) heap_corruption("a free list is longer than its count: double free?", t);
+  return t;
+}
+
+// The last block of a chain of batches, hopping batch to batch; Brent's cycle
+// check keeps the walk finite whatever the program did to the blocks.
+FreeBlock* chain_tail(FreeBlock* chain) {
+  FreeBlock* mark = chain;
+  size_t power = 1, steps = 0;
+  for (FreeBlock* b = chain;;) {
+    FreeBlock* last = batch_last(b);
+    if (!last->next) return last;
+    b = last->next;
+    if (HZ_UNLIKELY(b == mark)) heap_corruption("a cycle in a free list: double free?", b);
+    if (++steps == power) {
+      mark = b;
+      power *= 2;
+      steps = 0;
+    }
+  }
 }
 
 // ---- S112: spill first, then one full drain ----
@@ -88,7 +117,7 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
   chain = take_batches(tc->bins[cls], chain, kClasses[cls].batch, cls);
   if (!chain) return;
   if constexpr (!kFullDrain) {
-    source.push(chain, list_tail(chain));
+    source.push(chain, chain_tail(chain));
     return;
   }
   Spill& s = tc->spill;
@@ -220,6 +249,48 @@ void key_destructor(void* p) {
   if (p) thread_teardown(static_cast<ThreadCache*>(p));
 }
 
+void init_cache(ThreadCache* tc) {
+  tc->real = tc;
+  for (unsigned c = 1; c < kNumClasses; ++c) tc->bins[c].max = kClasses[c].bin_max;
+  remote_stash_init(tc->remote);
+  tc->shard = shard::acquire();
+  tc->live = 1;
+  tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
+}
+
+// A thread whose cache is torn down may still allocate: later rounds of
+// pthread key destructors, or thread_local destructors that run after ours.
+// A cache made for it now would never be torn down (glibc's rounds end), so
+// it allocates from one shared cache under a lock instead; its frees go home
+// as remote frees (free_remote).
+constinit SpinLock g_orphan_lock;
+constinit ThreadCache* g_orphan = nullptr;
+
+HZ_NOINLINE void* alloc_after_teardown(unsigned cls) {
+  LockGuard g(g_orphan_lock);
+  if (!g_orphan) {
+    ThreadCache* tc = tc_alloc();
+    if (!tc) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    init_cache(tc);
+    g_orphan = tc;
+  }
+  g_orphan->n_alloc += stats::counting();
+  Bin& b = g_orphan->bins[cls];
+  if (!b.head) refill(g_orphan, cls);
+  FreeBlock* blk = b.head;
+  if (HZ_UNLIKELY(!blk)) {
+    stats::add(stats::kAllocFailed, 1);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  b.head = blk->next;
+  b.count--;
+  return blk;
+}
+
 }  // namespace
 
 // ---- slow paths called from the fast paths ----
@@ -227,6 +298,7 @@ void key_destructor(void* p) {
 void* alloc_refill(unsigned cls) {
   ThreadCache* tc = t_cache;
   if (HZ_UNLIKELY(!tc->live)) {
+    if (HZ_UNLIKELY(t_dead)) return alloc_after_teardown(cls);
     tc = thread_setup();
     if (!tc) {
       errno = ENOMEM;
@@ -252,6 +324,9 @@ void* alloc_refill(unsigned cls) {
 
 void flush_bin(ThreadCache* tc, unsigned cls) {
   Bin& b = tc->bins[cls];
+  // A count past 2^31 is one that wrapped below zero: more blocks were popped
+  // than the bin held (a cycle made by a double free).
+  if (HZ_UNLIKELY(b.count > (1u << 31))) heap_corruption("a free list outlived its count: double free?", b.head);
   unsigned n = b.count / 2;
   // Half the bin goes to central in one CAS, cut into batches of the class's
   // refill size so that a refill takes back what it needs and no more.
@@ -260,6 +335,7 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   FreeBlock* first = head;
   FreeBlock* cut = head;
   for (unsigned i = 1; i <= n; ++i, cut = cut->next) {
+    if (HZ_UNLIKELY(!cut->next)) heap_corruption("a free list is shorter than its count", head);
     if (i % per == 0 || i == n) {
       set_batch(first, cut, i % per == 0 ? per : i % per);
       first = cut->next;
@@ -304,6 +380,7 @@ bool ensure_process_init() {
   bool first = false;
   g_init_lock.lock();
   if (g_init_state.load(std::memory_order_relaxed) == 0) {
+    options::parse();
     if (!arena::init()) {
       g_init_lock.unlock();
       return false;
@@ -343,12 +420,7 @@ ThreadCache* thread_setup() {
     front->live = 1;
     front->real = tc;
   }
-  tc->real = tc;
-  for (unsigned c = 1; c < kNumClasses; ++c) tc->bins[c].max = kClasses[c].bin_max;
-  remote_stash_init(tc->remote);
-  tc->shard = shard::acquire();
-  tc->live = 1;
-  tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
+  init_cache(tc);
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;
   t_dead = 0;
@@ -362,10 +434,10 @@ void thread_flush_all(ThreadCache* tc) {
     Bin& b = tc->bins[c];
     Spill& s = tc->spill;
     BlockLists& central = g_shards[tc->shard].central[c];
-    if (b.head) push_batch(central, b.head, list_tail(b.head), b.count);
+    if (b.head) push_batch(central, b.head, bin_tail(b), b.count);
     // Spill already holds batches: push them as they are.
     for (unsigned i = 0; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i]));
-    if (s.overflow[c]) central.push(s.overflow[c], list_tail(s.overflow[c]));
+    if (s.overflow[c]) central.push(s.overflow[c], chain_tail(s.overflow[c]));
     b.head = nullptr;
     b.count = 0;
     s.n[c] = 0;
@@ -409,7 +481,17 @@ void live_thread_stats(uint64_t out[3]) {
 
 // ---- fork: the child must be able to allocate ----
 
+// A single-threaded program may fork from a signal handler that interrupted
+// one of our slow paths with a lock held: taking the locks would deadlock, and
+// with one thread nothing can change under the child anyway (glibc's malloc
+// skips its locks too). Multi-threaded programs must not fork from a handler
+// (README).
+constinit bool g_fork_locked = false;
+
 void fork_prepare() {
+  g_fork_locked = !__libc_single_threaded;
+  if (!g_fork_locked) return;
+  g_orphan_lock.lock();
   g_init_lock.lock();
   shard::lock_all();
   g_pool_lock.lock();
@@ -417,13 +499,17 @@ void fork_prepare() {
 }
 
 void fork_parent() {
+  if (!g_fork_locked) return;
   arena::unlock();
   g_pool_lock.unlock();
   shard::unlock_all();
   g_init_lock.unlock();
+  g_orphan_lock.unlock();
 }
 
 void fork_child() {
+  if (!g_fork_locked) return;
+  g_orphan_lock.reset();
   arena::reset_lock();
   g_pool_lock.reset();
   // Only this thread exists in the child: other caches are unreachable.

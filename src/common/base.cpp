@@ -44,6 +44,19 @@ void fatal(const char* msg) {
   abort();
 }
 
+void heap_corruption(const char* what, const void* p) {
+  char prefix[160];
+  size_t i = 0;
+  for (const char* s = "hakozuna: heap corruption detected ("; *s; ++s) prefix[i++] = *s;
+  for (const char* s = what; *s && i < 120; ++s) prefix[i++] = *s;
+  for (const char* s = ") near "; *s; ++s) prefix[i++] = *s;
+  prefix[i] = '\0';
+  char buf[200];
+  format_ptr(buf, sizeof buf, prefix, p, "\n");
+  write_stderr(buf);
+  abort();
+}
+
 void invalid_pointer(const char* call, const void* p) {
   char buf[128];
   char prefix[48];

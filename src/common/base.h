@@ -21,6 +21,9 @@ void write_stderr(const char* s);
 void format_ptr(char* buf, size_t cap, const char* prefix, const void* p, const char* suffix);
 // Prints "hakozuna: <msg>" and aborts.
 [[noreturn]] HZ_COLD void fatal(const char* msg);
+// Prints "hakozuna: heap corruption detected (<what>) near 0x..." and aborts:
+// a free list broken by the program (a double free, a write after free).
+[[noreturn]] HZ_COLD void heap_corruption(const char* what, const void* p);
 // Prints "hakozuna: <call>(): invalid pointer 0x..." and aborts.
 [[noreturn]] HZ_COLD void invalid_pointer(const char* call, const void* p);
 

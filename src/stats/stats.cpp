@@ -7,6 +7,7 @@
 #include "arena/arena.h"
 #include "cache/thread_cache.h"
 #include "common/base.h"
+#include "options/options.h"
 
 namespace hz::stats {
 
@@ -42,8 +43,7 @@ void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
 }  // namespace
 
 void init_from_env() {
-  const char* e = getenv("HAKOZUNA_STATS");
-  g_print_at_exit = e && *e && *e != '0';
+  g_print_at_exit = options::get().stats;
   g_counting = g_print_at_exit;
   if (g_print_at_exit) {
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
@@ -89,6 +89,14 @@ void print_report() {
 }
 
 void at_exit() {
+  // A program that never allocated never read its options: the report is
+  // still owed when HAKOZUNA_STATS=1 asks for it.
+  if (!process_ready()) {
+    options::parse();
+    g_counting = options::get().stats;
+    if (g_counting) print_report();
+    return;
+  }
   if (g_print_at_exit) print_report();
 }
 

@@ -1,0 +1,20 @@
+# Drop-in cases (issue 9): signals and the allocator's threads, destructor
+# rounds, corrupted lists at thread exit, fork in a signal handler. Each runs
+# the probe under LD_PRELOAD and linked with libhakozuna.a.
+add_executable(hz_dropin_probe dropin_probe.cpp)
+target_compile_options(hz_dropin_probe PRIVATE -fno-builtin)
+target_link_libraries(hz_dropin_probe PRIVATE Threads::Threads)
+add_executable(hz_dropin_probe_linked dropin_probe.cpp)
+target_compile_options(hz_dropin_probe_linked PRIVATE -fno-builtin)
+target_link_libraries(hz_dropin_probe_linked PRIVATE
+  -Wl,--whole-archive hakozuna_static -Wl,--no-whole-archive Threads::Threads)
+
+foreach(c sigwait threads keyrounds double_free_exit fork_in_signal)
+  add_test(NAME preload.dropin.${c}
+    COMMAND bash ${HZ_PRELOAD_DIR}/dropin.sh $<TARGET_FILE:hakozuna> ${HZ_PRELOAD_WORK}/dropin-${c}
+            $<TARGET_FILE:hz_dropin_probe> $<TARGET_FILE:hz_dropin_probe_linked> ${c})
+  set_tests_properties(preload.dropin.${c} PROPERTIES TIMEOUT 200 LABELS preload)
+endforeach()
+
+# Options: one parser, one warning line per bad value or unknown name.
+hz_preload_test(options options.sh)

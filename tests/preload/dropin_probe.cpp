@@ -1,0 +1,256 @@
+// Programs that real users write and allocators get wrong (issue 9). Each case
+// is a subcommand; it prints "<case> ok" and exits 0 when the allocator
+// behaved. Built twice: plain (run under LD_PRELOAD) and linked with
+// libhakozuna.a. Uses only the process's malloc/free/new/delete.
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace {
+
+[[noreturn]] void die(const char* what) {
+  fprintf(stderr, "dropin_probe: %s\n", what);
+  exit(1);
+}
+
+long rss_kib() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  long size = 0, res = 0;
+  if (!f || fscanf(f, "%ld %ld", &size, &res) != 2) die("cannot read /proc/self/statm");
+  fclose(f);
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int count_tasks(const char* comm_wanted, int* matched) {
+  DIR* d = opendir("/proc/self/task");
+  if (!d) die("cannot open /proc/self/task");
+  int n = 0;
+  *matched = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    ++n;
+    char path[64], comm[64] = {};
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    if (FILE* f = fopen(path, "r")) {
+      if (fgets(comm, sizeof comm, f) && strncmp(comm, comm_wanted, strlen(comm_wanted)) == 0) ++*matched;
+      fclose(f);
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+// Frees that leave memory idle (flushes, large blocks) from several threads:
+// what starts an allocator's background work.
+void churn() {
+  std::vector<void*> v;
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 5000; ++i) v.push_back(malloc(64 + i % 512));
+    for (void* p : v) free(p);
+    v.clear();
+    void* big = malloc(8 << 20);
+    memset(big, 1, 4096);
+    free(big);
+  }
+}
+
+// 1. A program blocks SIGUSR1 in every thread it runs and takes it with
+// sigwait. A thread the allocator started must not receive it (it would die
+// of the default action).
+int case_sigwait() {
+  std::atomic<int> blocked{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 3; ++t)
+    workers.emplace_back([&] {
+      churn();  // threads exist now: a background purger may start here
+      sigset_t s;
+      sigemptyset(&s);
+      sigaddset(&s, SIGUSR1);
+      pthread_sigmask(SIG_BLOCK, &s, nullptr);
+      blocked.fetch_add(1);
+      while (!go.load()) usleep(1000);
+      churn();
+    });
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+  while (blocked.load() < 3) usleep(1000);
+  usleep(300 * 1000);  // a few purge ticks
+  for (int i = 0; i < 20; ++i) {
+    kill(getpid(), SIGUSR1);
+    int sig = 0;
+    if (sigwait(&s, &sig) != 0 || sig != SIGUSR1) die("sigwait did not return SIGUSR1");
+  }
+  go.store(true);
+  for (auto& w : workers) w.join();
+  printf("sigwait ok\n");
+  return 0;
+}
+
+// The allocator's own threads are named hz-*; after fork the child has none
+// until it needs one.
+int case_threads() {
+  std::thread t([] { churn(); });
+  t.join();
+  churn();
+  usleep(200 * 1000);
+  int hz = 0;
+  count_tasks("hz-", &hz);
+  bool preloaded = getenv("DROPIN_EXPECT_PURGER") != nullptr;
+  if (preloaded && hz != 1) die("expected exactly one allocator thread named hz-*");
+  pid_t pid = fork();
+  if (pid == 0) {
+    churn();
+    usleep(200 * 1000);
+    int m = 0;
+    int n = count_tasks("hz-", &m);
+    _exit(n == 1 && m == 0 ? 0 : 3);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("the child of fork has threads it did not start");
+  printf("threads ok\n");
+  return 0;
+}
+
+// 5. Destructor rounds: a pthread key destructor that allocates and re-arms
+// its key in every round glibc runs (4), after the allocator's own teardown;
+// C++ thread_local destructors that allocate and free. RSS must stay bounded.
+pthread_key_t g_key;
+std::atomic<long> g_rounds{0};
+
+void key_dtor(void* p) {
+  free(p);
+  g_rounds.fetch_add(1, std::memory_order_relaxed);
+  void* q = malloc(200);
+  memset(q, 7, 200);
+  char* scratch = static_cast<char*>(malloc(4000));  // a free from the destructor too
+  scratch[0] = 1;
+  free(scratch);
+  pthread_setspecific(g_key, q);  // re-arm: the next round frees it
+}
+
+struct TlsObj {
+  std::vector<int>* v = nullptr;
+  ~TlsObj() {
+    delete v;
+    void* p = malloc(300);
+    memset(p, 3, 300);
+    free(p);
+  }
+};
+thread_local TlsObj t_obj;
+
+int case_keyrounds(int nthreads) {
+  if (pthread_key_create(&g_key, key_dtor) != 0) die("pthread_key_create");
+  long base = rss_kib();
+  for (int i = 0; i < nthreads; i += 4) {
+    std::thread ts[4];
+    for (auto& t : ts)
+      t = std::thread([] {
+        t_obj.v = new std::vector<int>(100, 1);
+        void* p = malloc(100);
+        pthread_setspecific(g_key, p);
+        void* junk[64];
+        for (auto& j : junk) j = malloc(1000);
+        for (auto& j : junk) free(j);
+      });
+    for (auto& t : ts) t.join();
+  }
+  long grown = rss_kib() - base;
+  printf("keyrounds: %d threads, %ld destructor calls, RSS grew %ld KiB\n", nthreads, g_rounds.load(), grown);
+  if (g_rounds.load() < 4L * nthreads) die("the key destructor did not run 4 rounds per thread");
+  if (grown > 48 * 1024) die("RSS grew by more than 48 MiB: thread caches recreated after teardown leak");
+  printf("keyrounds ok\n");
+  return 0;
+}
+
+// 6. A double free of a small block (a bug in the program) must not hang the
+// thread at exit: the allocator reports corruption and aborts.
+int case_double_free_exit() {
+  std::thread t([] {
+    void* a = malloc(48);
+    void* b = malloc(48);
+    free(a);
+    free(b);
+    free(a);  // a, b, a
+  });
+  t.join();
+  std::thread t2([] {
+    void* a = malloc(48);
+    free(a);
+    free(a);  // immediate
+  });
+  t2.join();
+  printf("double free went unnoticed\n");
+  return 0;
+}
+
+// 7. A single-threaded program whose SIGALRM handler forks while the main
+// thread is inside malloc (slow paths that take locks: large blocks, flushes).
+std::atomic<int> g_forks{0};
+void on_alarm(int) {
+  int saved = errno;
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  if (pid > 0) g_forks.fetch_add(1);
+  errno = saved;
+}
+
+int case_fork_in_signal(int wanted) {
+  struct sigaction sa = {};
+  sa.sa_handler = on_alarm;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, nullptr);
+  struct itimerval it = {{0, 500}, {0, 500}};
+  setitimer(ITIMER_REAL, &it, nullptr);
+  unsigned seed = 1;
+  void* keep[256] = {};
+  while (g_forks.load() < wanted) {
+    for (int i = 0; i < 2000; ++i) {
+      seed = seed * 1103515245 + 12345;
+      unsigned slot = (seed >> 8) & 255;
+      free(keep[slot]);
+      size_t size = (seed >> 16) % 8 == 0 ? (size_t{1} << 20) + (seed >> 20) % 65536 : 16 + (seed >> 12) % 4096;
+      keep[slot] = malloc(size);
+      memset(keep[slot], 1, 16);
+    }
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+  struct itimerval off = {};
+  setitimer(ITIMER_REAL, &off, nullptr);
+  for (void* p : keep) free(p);
+  while (waitpid(-1, nullptr, 0) > 0) {
+  }
+  printf("fork_in_signal ok\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* c = argc > 1 ? argv[1] : "";
+  int n = argc > 2 ? atoi(argv[2]) : 0;
+  if (!strcmp(c, "sigwait")) return case_sigwait();
+  if (!strcmp(c, "threads")) return case_threads();
+  if (!strcmp(c, "keyrounds")) return case_keyrounds(n ? n : 20000);
+  if (!strcmp(c, "double_free_exit")) return case_double_free_exit();
+  if (!strcmp(c, "fork_in_signal")) return case_fork_in_signal(n ? n : 2000);
+  fprintf(stderr, "usage: dropin_probe sigwait|threads|keyrounds [N]|double_free_exit|fork_in_signal [N]\n");
+  return 2;
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# HAKOZUNA_* variables: a bad value or an unknown name gives exactly one line
+# on stderr and the default, never a broken program; good values are silent;
+# HAKOZUNA_VERBOSE=1 prints the effective options.
+source "$(dirname "$0")/common.sh"
+require ls
+
+ls -l /usr/bin >expected.out 2>expected.err || fail "ls failed without the library"
+
+# check ENV... EXPECTED-STDERR-REGEX (empty: stderr must be empty)
+check() {
+  local want=${*: -1} rc=0
+  local envs=("${@:1:$#-1}")
+  env "${envs[@]}" LD_PRELOAD="$HZ_LIB" ls -l /usr/bin >got.out 2>got.err || rc=$?
+  [[ $rc == 0 ]] || fail "${envs[*]}: ls exited $rc: $(head -c 300 got.err)"
+  cmp -s expected.out got.out || fail "${envs[*]}: ls output differs from glibc's"
+  if [[ -z $want ]]; then
+    [[ ! -s got.err ]] || fail "${envs[*]}: expected no stderr, got: $(cat got.err)"
+  else
+    local lines
+    lines=$(grep -c '' got.err || true)
+    [[ $lines == 1 ]] || fail "${envs[*]}: expected exactly one stderr line, got $lines: $(cat got.err)"
+    grep -qE "$want" got.err || fail "${envs[*]}: stderr '$(cat got.err)' does not match '$want'"
+  fi
+  echo "ok: ${envs[*]} -> $(cat got.err)"
+}
+
+for v in 1.5G 1e9 64X 1k 16E 1 99999999999999T abc -1 '' 16MB ' 1G'; do
+  check "HAKOZUNA_ARENA_SIZE=$v" \
+    "^hakozuna: ignoring HAKOZUNA_ARENA_SIZE=$(sed 's/[.+]/\\&/g' <<<"$v") \(.+\): using 256G$"
+done
+for v in abc -1 1.5 99999999999; do
+  check "HAKOZUNA_PURGE_DELAY_MS=$v" "^hakozuna: ignoring HAKOZUNA_PURGE_DELAY_MS=$v \(.+\): using 500$"
+done
+for v in yes 2; do
+  check "HAKOZUNA_BACKGROUND_PURGE=$v" "^hakozuna: ignoring HAKOZUNA_BACKGROUND_PURGE=$v \(.+\): using 1$"
+  check "HAKOZUNA_STATS=$v" "^hakozuna: ignoring HAKOZUNA_STATS=$v \(.+\): using 0$"
+done
+check HAKOZUNA_ARENASIZE=1G "^hakozuna: ignoring unknown variable HAKOZUNA_ARENASIZE"
+check HAKOZUNA_PURGE_DELAY=100 "^hakozuna: ignoring unknown variable HAKOZUNA_PURGE_DELAY"
+for good in HAKOZUNA_ARENA_SIZE=512M HAKOZUNA_ARENA_SIZE=4g HAKOZUNA_ARENA_SIZE=16M \
+  HAKOZUNA_PURGE_DELAY_MS=0 HAKOZUNA_PURGE_DELAY_MS=2000 HAKOZUNA_BACKGROUND_PURGE=0 \
+  HAKOZUNA_HUGEPAGES=0 HAKOZUNA_VERBOSE=0; do
+  check "$good" ""
+done
+
+# The effective options, once, at start.
+env HAKOZUNA_VERBOSE=1 HAKOZUNA_ARENA_SIZE=2g HAKOZUNA_PURGE_DELAY_MS=700 LD_PRELOAD="$HZ_LIB" \
+  ls -l /usr/bin >got.out 2>got.err || fail "verbose: ls failed"
+cmp -s expected.out got.out || fail "verbose: ls output differs"
+grep -qE '^hakozuna: options .*HAKOZUNA_ARENA_SIZE=2G .*HAKOZUNA_PURGE_DELAY_MS=700 ' got.err ||
+  fail "verbose: no options line: $(cat got.err)"
+[[ $(grep -c '^hakozuna: options' got.err) == 1 ]] || fail "verbose: options printed more than once"
+echo "verbose: $(cat got.err)"
+pass
