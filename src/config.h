@@ -32,10 +32,18 @@ inline constexpr bool kDebugChecks = true;
 // ---- geometry ----
 inline constexpr unsigned kPageShift = 12;
 inline constexpr size_t kPageSize = size_t{1} << kPageShift;
-// Address space reserved up front (MAP_NORESERVE: costs no memory until used).
-// Halved on failure (valgrind, strict overcommit). Requests beyond it fail.
+// Address space reserved up front (MAP_NORESERVE: costs no memory until used),
+// and the most the arena may use unless HAKOZUNA_ARENA_SIZE says otherwise.
+// Under RLIMIT_AS only a part of the room left is reserved at first; the
+// reservation is halved on failure (valgrind, strict overcommit) down to
+// kArenaReserveMin, and grows in place later when more is needed.
 inline constexpr size_t kArenaReserveDefault = size_t{256} << 30;
-inline constexpr size_t kArenaReserveMin = size_t{1} << 30;
+inline constexpr size_t kArenaReserveMin = size_t{16} << 20;
+// The arena's regions are placed at a random spot in [low, high) (x86-64 user
+// space: below PIE executables, far above brk and non-PIE executables, far
+// below where the kernel maps top-down) so nothing else lands where they grow.
+inline constexpr uintptr_t kArenaHintLow = uintptr_t{32} << 40;
+inline constexpr uintptr_t kArenaHintHigh = uintptr_t{80} << 40;
 // The arena hands out fresh address space in chunks of this many pages.
 inline constexpr size_t kArenaGrowPages = (size_t{2} << 20) >> kPageShift;
 

@@ -33,6 +33,131 @@ struct Heap {
 };
 constinit Heap g_heap;
 
+// ---- the reservation ----
+constexpr size_t kAlign = size_t{2} << 20;  // data: huge pages possible, segment math simple
+constexpr size_t kGrain = size_t{64} << 10; // side arrays: any OS page size
+constexpr size_t kGiB = size_t{1} << 30;
+constexpr size_t kBytesPerPage = kPageSize + sizeof(uint32_t) + sizeof(RunMeta);
+
+struct Reservation {
+  size_t max_pages = 0;  // the regions were placed with room to grow to this
+  // The last extension refused (at this size, this RLIMIT_AS and room): not
+  // promised again by pages_available() while nothing got better.
+  size_t refused_at = 0, refused_pages = 0, refused_limit = 0, refused_room = 0;
+};
+constinit Reservation g_res;
+
+size_t round_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+size_t tags_bytes(size_t pages) { return round_up(pages * sizeof(uint32_t), kGrain); }
+size_t meta_bytes(size_t pages) { return round_up(pages * sizeof(RunMeta), kGrain); }
+// Most pages (whole grow chunks) whose data and side arrays fit in bytes.
+size_t pages_for(size_t bytes) {
+  if (bytes <= 2 * kGrain) return 0;
+  return (bytes - 2 * kGrain) / kBytesPerPage / kArenaGrowPages * kArenaGrowPages;
+}
+
+// "hakozuna: arena <what><bytes>[ (limit <bytes>)]" on stderr, without allocating.
+void say(const char* what, size_t bytes, size_t limit) {
+  char buf[128];
+  size_t n = 0;
+  auto put = [&](const char* t) {
+    while (*t && n + 2 < sizeof buf) buf[n++] = *t++;
+  };
+  auto num = [&](size_t v) {
+    char d[24];
+    int k = 0;
+    do d[k++] = static_cast<char>('0' + v % 10); while (v /= 10);
+    while (k && n + 2 < sizeof buf) buf[n++] = d[--k];
+  };
+  put("hakozuna: arena "), put(what), num(bytes);
+  if (limit) put(" (limit "), num(limit), put(")");
+  buf[n++] = '\n';
+  buf[n] = 0;
+  write_stderr(buf);
+}
+
+// Spots for the data region and the two side arrays, each with room after it
+// for the largest arena, at a random place in [kArenaHintLow, kArenaHintHigh).
+struct Hints {
+  void* data = nullptr;
+  void* tags = nullptr;
+  void* meta = nullptr;
+};
+Hints pick_hints(size_t max_pages) {
+  size_t data_span = round_up(max_pages << kPageShift, kGiB) + kGiB;  // a gap between regions
+  size_t tags_span = round_up(max_pages * sizeof(uint32_t), kGiB) + kGiB;
+  size_t total = data_span + tags_span + round_up(max_pages * sizeof(RunMeta), kGiB);
+  if (total >= kArenaHintHigh - kArenaHintLow) return {};
+  uintptr_t base = kArenaHintLow + (os::random_u64() % ((kArenaHintHigh - kArenaHintLow - total) / kAlign)) * kAlign;
+  return {reinterpret_cast<void*>(base), reinterpret_cast<void*>(base + data_span),
+          reinterpret_cast<void*>(base + data_span + tags_span)};
+}
+
+// Extends the three regions in place to target pages; all or nothing.
+bool try_extend(size_t target) {
+  size_t cur = g_arena.npages;
+  if (target <= cur) return true;
+  char* data = reinterpret_cast<char*>(g_pagemap.base);
+  char* tags = reinterpret_cast<char*>(g_pagemap.tags);
+  char* meta = reinterpret_cast<char*>(g_arena.meta);
+  size_t t0 = tags_bytes(cur), t1 = tags_bytes(target), m0 = meta_bytes(cur), m1 = meta_bytes(target);
+  bool t_ok = t1 == t0 || os::reserve_at(tags + t0, t1 - t0);
+  bool m_ok = t_ok && (m1 == m0 || os::reserve_at(meta + m0, m1 - m0));
+  bool d_ok = m_ok && os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift);
+  if (!d_ok) {
+    if (m_ok && m1 > m0) os::release(meta + m0, m1 - m0);
+    if (t_ok && t1 > t0) os::release(tags + t0, t1 - t0);
+    return false;
+  }
+  if (options::get().hugepages) os::advise_hugepages(data + (cur << kPageShift), (target - cur) << kPageShift);
+  // Side arrays first, size last: a reader that sees the new size finds them mapped.
+  __atomic_store_n(&g_arena.npages, target, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_pagemap.size, target << kPageShift, __ATOMIC_RELEASE);
+  if (options::get().verbose) say("grew to ", target << kPageShift, 0);
+  return true;
+}
+
+// Grows the reservation to at least least pages, preferably to want or twice
+// its size: a doubling may take at most half of the room RLIMIT_AS leaves,
+// the program needs the rest for its own mappings.
+bool extend(size_t want, size_t least) {
+  size_t cur = g_arena.npages;
+  size_t cap = round_up(g_heap.limit, kArenaGrowPages);
+  if (cap > g_res.max_pages) cap = g_res.max_pages;
+  least = round_up(least, kArenaGrowPages);
+  if (least > cap) return false;
+  size_t target = want > 2 * cur ? want : 2 * cur;
+  target = round_up(target, kArenaGrowPages);
+  if (target > cap) target = cap;
+  os::AddressSpace as = os::address_space();
+  if (as.room != os::kUnlimited) {
+    size_t afford = cur + pages_for(as.room / 2);
+    if (target > afford) target = afford;
+  }
+  if (target < least) target = least;
+  if (try_extend(target) || (target > least && try_extend(least))) return true;
+  g_res.refused_at = cur;
+  g_res.refused_pages = least - cur;
+  g_res.refused_limit = as.limit;
+  g_res.refused_room = as.room;
+  return false;
+}
+
+// Pages top could reach: the reservation, plus what it could still grow by
+// (by RLIMIT_AS; with_refusal: and not what was just refused).
+size_t reachable(bool with_refusal) {
+  size_t cur = g_arena.npages;
+  size_t cap = g_heap.limit < g_res.max_pages ? g_heap.limit : g_res.max_pages;
+  if (cur >= cap) return cap;
+  size_t more = cap - cur;
+  os::AddressSpace as = os::address_space();
+  if (as.room != os::kUnlimited && pages_for(as.room) < more) more = pages_for(as.room);
+  if (with_refusal && g_res.refused_at == cur && g_res.refused_limit == as.limit && as.room <= g_res.refused_room &&
+      more >= g_res.refused_pages)
+    more = g_res.refused_pages - 1;
+  return cur + more;
+}
+
 void set_span(size_t page, size_t n, uint8_t state, uint8_t dirty) {
   RunMeta* first = meta_of(page);
   first->state = state;
@@ -123,6 +248,11 @@ bool grow(size_t n) {
   size_t tail = 0;
   if (g_heap.top > 0 && meta_of(g_heap.top - 1)->state == kSpanFree) tail = meta_of(g_heap.top - 1)->npages;
   if (chunk + tail < n || chunk == 0) return false;
+  if (g_heap.top + chunk > g_arena.npages) {
+    // Beyond the reservation: extend it, at least by what serves n.
+    if (!extend(g_heap.top + chunk, g_heap.top + (n > tail ? n - tail : 0))) return false;
+    if (g_heap.top + chunk > g_arena.npages) chunk = g_arena.npages - g_heap.top;
+  }
   size_t page = g_heap.top;
   g_heap.top += chunk;
   insert_free(page, chunk, 0);
@@ -139,35 +269,40 @@ void note_peak() {
 
 bool init() {
   const options::Values& opt = options::get();
-  size_t want = kArenaReserveDefault;
-  size_t limit = opt.arena_size_set ? opt.arena_size : 0;
-  if (limit > want) want = limit;
-  for (size_t size = want; size >= kArenaReserveMin; size /= 2) {
+  size_t max_bytes = opt.arena_size_set && opt.arena_size > kArenaReserveDefault ? opt.arena_size : kArenaReserveDefault;
+  g_res.max_pages = round_up(max_bytes, kAlign) >> kPageShift;
+  g_heap.limit = opt.arena_size_set ? opt.arena_size >> kPageShift : g_res.max_pages;
+  // Under RLIMIT_AS, a quarter of the room left: the program needs room for
+  // its own mappings (libraries, thread stacks), and the arena grows later.
+  size_t want = g_res.max_pages << kPageShift;
+  os::AddressSpace as = os::address_space();
+  if (as.room != os::kUnlimited && (pages_for(as.room / 4) << kPageShift) < want) want = pages_for(as.room / 4) << kPageShift;
+  if (want < kArenaReserveMin) want = kArenaReserveMin;
+  // Halved on failure (valgrind, strict overcommit, a tight RLIMIT_AS).
+  Hints hint = pick_hints(g_res.max_pages);
+  for (size_t size = want;; size = size / 2 / kAlign * kAlign) {
+    if (size < kArenaReserveMin) size = kArenaReserveMin;
     size_t npages = size >> kPageShift;
-    // 2 MiB alignment keeps huge pages possible and segment math simple.
-    void* raw = os::reserve(size + (size_t{2} << 20));
-    if (!raw) continue;
-    uintptr_t base = (reinterpret_cast<uintptr_t>(raw) + (size_t{2} << 20) - 1) & ~((size_t{2} << 20) - 1);
-    void* tags = os::reserve(npages * sizeof(uint32_t));
-    void* meta = os::reserve(npages * sizeof(RunMeta));
-    if (!tags || !meta) {
-      os::release(raw, size + (size_t{2} << 20));
-      if (tags) os::release(tags, npages * sizeof(uint32_t));
-      if (meta) os::release(meta, npages * sizeof(RunMeta));
+    void* data = os::reserve_aligned(size, kAlign, hint.data);
+    void* tags = data ? os::reserve(tags_bytes(npages), hint.tags) : nullptr;
+    void* meta = tags ? os::reserve(meta_bytes(npages), hint.meta) : nullptr;
+    if (!meta) {
+      if (data) os::release(data, size);
+      if (tags) os::release(tags, tags_bytes(npages));
+      if (size == kArenaReserveMin) return false;
       continue;
     }
     g_arena.meta = static_cast<RunMeta*>(meta);
     g_arena.npages = npages;
-    g_heap.limit = limit ? (limit >> kPageShift < npages ? limit >> kPageShift : npages) : npages;
     // Transparent huge pages: fewer TLB misses, but purging a partly used
     // 2 MiB page splits it, and RSS grows in 2 MiB steps. Off by default.
-    if (opt.hugepages) os::advise_hugepages(reinterpret_cast<void*>(base), size);
+    if (opt.hugepages) os::advise_hugepages(data, size);
     g_pagemap.tags = static_cast<uint32_t*>(tags);
-    g_pagemap.base = base;
+    g_pagemap.base = reinterpret_cast<uintptr_t>(data);
     __atomic_store_n(&g_pagemap.size, size, __ATOMIC_RELEASE);
+    if (opt.verbose) say("reserved ", size, g_heap.limit << kPageShift);
     return true;
   }
-  return false;
 }
 
 RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
@@ -238,7 +373,14 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
 
 size_t pages_available() {
   LockGuard g(g_heap.lock);
-  return g_heap.free_pages + (g_heap.limit - g_heap.top);
+  return g_heap.free_pages + (reachable(true) - g_heap.top);
+}
+
+bool might_fit(size_t npages) {
+  if (npages > g_heap.limit) return false;
+  if (npages <= __atomic_load_n(&g_arena.npages, __ATOMIC_RELAXED)) return true;
+  LockGuard g(g_heap.lock);
+  return npages <= reachable(false);  // a refusal is retried: things may have changed
 }
 
 void lock() { g_heap.lock.lock(); }

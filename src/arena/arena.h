@@ -48,6 +48,9 @@ struct RunMeta {
   uint8_t dirty;  // free span: may hold non-zero, resident pages
 };
 
+// The reservation grows in place (pages, tags and meta each extended at their
+// end), so base, tags and meta never move and are read without locks; npages
+// and g_pagemap.size only grow (release stores, under the page-heap lock).
 struct ArenaState {
   RunMeta* meta = nullptr;  // one per page
   size_t npages = 0;        // reserved pages
@@ -56,8 +59,9 @@ extern ArenaState g_arena;
 
 namespace arena {
 
-// Reserves the arena (once, from the first allocation). Returns false if no
-// address space could be had at all.
+// Reserves the arena (once, from the first allocation): all of it, or under
+// RLIMIT_AS a part of the room left. Returns false if no address space could
+// be had at all.
 bool init();
 
 HZ_INLINE size_t page_of(const void* p) { return arena_offset(p) >> kPageShift; }
@@ -73,8 +77,12 @@ void free_span(RunMeta* m);
 // Purges dirty free spans that have been idle for at least min_age_ms
 // (0: all of them). Returns bytes purged.
 size_t purge(uint32_t now_ms, uint32_t min_age_ms);
-// Pages the arena may still hand out (below its limit, free or fresh).
+// Pages the arena may still hand out (below its limit, free or fresh, counting
+// what the reservation could still grow by under RLIMIT_AS).
 size_t pages_available();
+// False when a span of npages could not fit even in an empty arena (beyond
+// its limit, or beyond what the reservation can grow to now).
+bool might_fit(size_t npages);
 
 // Fork support: the page-heap lock.
 void lock();

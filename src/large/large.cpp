@@ -18,14 +18,16 @@ void* alloc(size_t size, size_t align, bool zero) {
   if (HZ_UNLIKELY(g_backable == 0)) g_backable = os::backable_bytes();
   // Refuse what no machine here could back, rather than hand out address
   // space that faults later.
-  if (size > g_backable || size > g_pagemap.size) {
+  if (size > g_backable) {
     errno = ENOMEM;
     return nullptr;
   }
   size_t npages = (size + kPageSize - 1) >> kPageShift;
   if (npages == 0) npages = 1;
   size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
-  if (npages + align_pages - 1 > g_arena.npages) {  // could never fit: skip the exhaustion sequence
+  // Could never fit, not even once the reservation has grown as far as the
+  // arena's limit and RLIMIT_AS allow: skip the exhaustion sequence.
+  if (!arena::might_fit(npages + align_pages - 1)) {
     errno = ENOMEM;
     return nullptr;
   }

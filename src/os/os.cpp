@@ -1,14 +1,51 @@
 #include "os/os.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <time.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 
 namespace hz::os {
 
-void* reserve(size_t size) {
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+namespace {
+constexpr int kProt = PROT_READ | PROT_WRITE;
+constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+}  // namespace
+
+void* reserve(size_t size, void* hint) {
+  void* p = mmap(hint, size, kProt, kFlags, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
+}
+
+void* reserve_aligned(size_t size, size_t align, void* hint) {
+  void* p = reserve(size, hint);
+  if (!p || (reinterpret_cast<uintptr_t>(p) & (align - 1)) == 0) return p;
+  release(p, size);
+  // Over-reserve and trim both ends, so the range can later grow at its end.
+  char* raw = static_cast<char*>(reserve(size + align));
+  if (!raw) return nullptr;
+  uintptr_t a = (reinterpret_cast<uintptr_t>(raw) + align - 1) & ~(align - 1);
+  size_t head = a - reinterpret_cast<uintptr_t>(raw);
+  if (head) release(raw, head);
+  release(reinterpret_cast<char*>(a) + size, align - head);
+  return reinterpret_cast<void*>(a);
+}
+
+bool reserve_at(void* p, size_t size) {
+  void* q = mmap(p, size, kProt, kFlags | MAP_FIXED_NOREPLACE, -1, 0);
+  if (q == MAP_FAILED) return false;
+  if (q == p) return true;
+  munmap(q, size);  // a kernel before 4.17 took the flag for a hint
+  return false;
 }
 
 void release(void* p, size_t size) { munmap(p, size); }
@@ -27,6 +64,34 @@ size_t backable_bytes() {
   struct sysinfo si;
   if (sysinfo(&si) != 0) return ~size_t{0};
   return (static_cast<size_t>(si.totalram) + si.totalswap) * si.mem_unit;
+}
+
+AddressSpace address_space() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return {kUnlimited, kUnlimited};
+  size_t limit = static_cast<size_t>(rl.rlim_cur);
+  // The kernel compares total_vm (statm's first field) with the limit. Raw
+  // syscalls: an interposed open() might allocate.
+  size_t used = 0;
+  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[64];
+    long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+    syscall(SYS_close, fd);
+    size_t pages = 0;
+    for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) pages = pages * 10 + static_cast<size_t>(buf[i] - '0');
+    used = pages * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  }
+  return {limit, limit > used ? limit - used : 0};
+}
+
+uint64_t random_u64() {
+  uint64_t v = 0;
+  if (syscall(SYS_getrandom, &v, sizeof v, GRND_NONBLOCK) == static_cast<long>(sizeof v)) return v;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  v = (static_cast<uint64_t>(ts.tv_nsec) ^ reinterpret_cast<uintptr_t>(&ts)) * 0x9E3779B97F4A7C15ull;
+  return v ^ (v >> 31);
 }
 
 }  // namespace hz::os

@@ -5,9 +5,14 @@
 
 namespace hz::os {
 
-// Reserves size bytes of zeroed, lazily committed memory (MAP_NORESERVE).
-// Returns nullptr on failure.
-void* reserve(size_t size);
+// Reserves size bytes of zeroed, lazily committed memory (MAP_NORESERVE), at
+// hint if that range is free, elsewhere otherwise. Returns nullptr on failure.
+void* reserve(size_t size, void* hint = nullptr);
+// The same, at an address aligned to align (a power of two).
+void* reserve_aligned(size_t size, size_t align, void* hint);
+// Reserves exactly [p, p+size) if nothing is mapped there (MAP_FIXED_NOREPLACE),
+// to grow a reservation in place. False if the range is taken or refused.
+bool reserve_at(void* p, size_t size);
 void release(void* p, size_t size);
 // Drops the pages' contents; they read back as zero and cost no RSS.
 void purge(void* p, size_t size);
@@ -18,5 +23,15 @@ void advise_hugepages(void* p, size_t size);
 uint32_t now_ms();
 // Physical memory plus swap: a request above it can never be backed.
 size_t backable_bytes();
+
+// RLIMIT_AS: the soft limit and the bytes still mappable under it (both ~0
+// when unlimited). Reads /proc/self/statm; never allocates.
+struct AddressSpace {
+  size_t limit, room;
+};
+constexpr size_t kUnlimited = ~size_t{0};
+AddressSpace address_space();
+// 64 random bits (arena placement); never fails, never blocks.
+uint64_t random_u64();
 
 }  // namespace hz::os

@@ -14,7 +14,8 @@ namespace hz {
 
 struct PagemapState {
   uintptr_t base = 0;   // arena start (0 until initialised: nothing is ours)
-  uintptr_t size = 0;   // reserved bytes; an offset >= size is not ours
+  uintptr_t size = 0;   // reserved bytes; an offset >= size is not ours. Only
+                        // grows (in place: base and tags never move)
   uint32_t* tags = nullptr;
 };
 extern PagemapState g_pagemap;

@@ -1,0 +1,12 @@
+# Address-space limits (RLIMIT_AS, `ulimit -v`): the arena's reservation adapts
+# to the limit, and grows in place once the limit is raised.
+add_executable(hz_rlimit_grow ${HZ_PRELOAD_DIR}/rlimit_grow.c)
+target_compile_options(hz_rlimit_grow PRIVATE -fno-builtin)
+target_link_libraries(hz_rlimit_grow PRIVATE Threads::Threads)
+
+hz_preload_test(rlimit.reserve rlimit_reserve.sh)
+hz_preload_test(rlimit.grow rlimit_grow.sh $<TARGET_FILE:hz_rlimit_grow>)
+hz_preload_test(rlimit.sort rlimit_under.sh 800000 rlimit_sort.sh)
+hz_preload_test(rlimit.python rlimit_under.sh 800000 python_dict.sh)
+hz_preload_test(rlimit.git rlimit_under.sh 800000 git_repo.sh)
+set_tests_properties(preload.rlimit.sort preload.rlimit.grow PROPERTIES TIMEOUT 240)
