@@ -96,6 +96,13 @@ inline constexpr bool kFullDrain = HZ_S112_FULL_DRAIN != 0;
 #define HZ_SPILL_CAP 32
 #endif
 inline constexpr unsigned kSpillCap = HZ_SPILL_CAP;
+// ... and at most this many bytes per class: what a thread keeps where no
+// other thread can reach it is bounded in bytes (the rest of a drain stays in
+// the shard, reachable by reclaim and the exhaustion sequence).
+#ifndef HZ_SPILL_MAX_BYTES
+#define HZ_SPILL_MAX_BYTES (64 << 10)
+#endif
+inline constexpr size_t kSpillMaxBytes = HZ_SPILL_MAX_BYTES;
 
 // S142 lock-free owner stash and central lists (MPSC stacks of lists with
 // exchange drain). Off: the same lists behind a mutex each.

@@ -2,7 +2,10 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -70,6 +73,19 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
   }
 }
 
+// Anything a later decay pass could still do: dirty free pages waiting for
+// their delay, or lists that arrived since a shard's last reclaim.
+bool decay_pending() {
+  if (arena::usage().dirty_free_bytes) return true;
+  for (unsigned s = 0; s < kShards; ++s) {
+    Shard& sh = g_shards[s];
+    if (sh.events.load(std::memory_order_relaxed) != sh.decay_reclaimed) return true;
+    for (unsigned c = 1; c < kNumClasses; ++c)
+      if (sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
 void decay_pass() {
   if (!g_decay_lock.try_lock()) return;
   for (unsigned s = 0; s < kShards; ++s) {
@@ -80,12 +96,18 @@ void decay_pass() {
     if (!quiet) continue;
     // Remote frees that arrived after the last reclaim count as news too.
     bool news = ev != sh.decay_reclaimed;
-    for (unsigned c = 1; c < kNumClasses && !news; ++c) news = sh.stash[c].pending();
+    for (unsigned c = 1; c < kNumClasses && !news; ++c)
+      news = sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed);
     if (news && reclaim_shard(s, false) != kBusy) sh.decay_reclaimed = ev;
   }
   arena::purge(os::now_ms(), g_delay_ms);
   g_decay_lock.unlock();
 }
+
+// The purger ticks while a decay pass has work ahead, and otherwise sleeps on
+// a futex until a slow path leaves memory idle (wake_purger): an idle program
+// costs no wake-ups.
+constinit std::atomic<uint32_t> g_purger_idle{0};
 
 void* purger_main(void*) {
   pthread_setname_np(pthread_self(), "hz-purge");
@@ -94,8 +116,45 @@ void* purger_main(void*) {
     struct timespec ts = {static_cast<time_t>(tick / 1000), static_cast<long>(tick % 1000) * 1000000L};
     nanosleep(&ts, nullptr);
     decay_pass();
+    if (decay_pending()) continue;
+    g_purger_idle.store(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Pairs with the fence in wake_purger: work published before a waker saw
+    // idle == 0 is seen here.
+    if (decay_pending()) {
+      g_purger_idle.store(0, std::memory_order_relaxed);
+      continue;
+    }
+    while (g_purger_idle.load(std::memory_order_acquire))
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_purger_idle), FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0);
   }
   return nullptr;
+}
+
+void wake_purger() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (g_purger_idle.load(std::memory_order_relaxed) && g_purger_idle.exchange(0))
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_purger_idle), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+// A background purger only where threads already exist: creating the first
+// extra thread would end glibc's single-threaded fast paths.
+void ensure_purger() {
+  if (!g_background || g_purger_started.load(std::memory_order_relaxed) || live_thread_count() <= 1 ||
+      g_purger_started.exchange(true))
+    return;
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  // The program's signals are not ours: a program that blocks a signal in
+  // its threads and sigwaits for it must never see it land here.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_attr_setsigmask_np(&attr, &all);
+  if (pthread_create(&t, &attr, purger_main, nullptr) != 0) g_purger_started.store(false);
+  pthread_attr_destroy(&attr);
 }
 
 }  // namespace
@@ -116,8 +175,11 @@ size_t reclaim_shard(unsigned s, bool wait) {
   }
   size_t released = 0, pages = 0;
   for (unsigned c = 1; c < kNumClasses; ++c) {
-    if (!sh.stash[c].pending() && !sh.central[c].pending()) continue;
+    FreeBlock* drained = sh.drained[c].load(std::memory_order_relaxed);
+    if (!sh.stash[c].pending() && !sh.central[c].pending() && !drained) continue;
     RunMeta* touched = nullptr;
+    sh.drained[c].store(nullptr, std::memory_order_relaxed);
+    sort_into_runs(s, drained, &touched);
     sort_into_runs(s, sh.stash[c].drain(), &touched);
     sort_into_runs(s, sh.central[c].drain(), &touched);
     for (RunMeta* r = touched; r;) {
@@ -175,9 +237,12 @@ FreeBlock* steal(unsigned cls, unsigned my_shard) {
   if constexpr (!kExhaustionReclaim) return nullptr;
   for (unsigned s = 0; s < kShards; ++s) {
     Shard& sh = g_shards[s];
-    if (s == my_shard || (!sh.central[cls].pending() && !sh.stash[cls].pending())) continue;
+    if (s == my_shard ||
+        (!sh.central[cls].pending() && !sh.stash[cls].pending() && !sh.drained[cls].load(std::memory_order_relaxed)))
+      continue;
     shard::excl_lock(s);
-    FreeBlock* list = sh.central[cls].drain();
+    FreeBlock* list = sh.drained[cls].exchange(nullptr, std::memory_order_relaxed);
+    if (!list) list = sh.central[cls].drain();
     if (!list) list = sh.stash[cls].drain();
     shard::excl_unlock(s);
     if (list) {
@@ -194,23 +259,13 @@ void note_idle_memory() {
     g_next_decay_ms.store(now + (g_delay_ms / 4 ? g_delay_ms / 4 : 1), std::memory_order_relaxed);
     decay_pass();
   }
-  // A background purger only where threads already exist: creating the first
-  // extra thread would end glibc's single-threaded fast paths.
-  if (g_background && !g_purger_started.load(std::memory_order_relaxed) && live_thread_count() > 1 &&
-      !g_purger_started.exchange(true)) {
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    // The program's signals are not ours: a program that blocks a signal in
-    // its threads and sigwaits for it must never see it land here.
-    sigset_t all;
-    sigfillset(&all);
-    pthread_attr_setsigmask_np(&attr, &all);
-    if (pthread_create(&t, &attr, purger_main, nullptr) != 0) g_purger_started.store(false);
-    pthread_attr_destroy(&attr);
-  }
+  ensure_purger();
+  wake_purger();
+}
+
+void note_remote_frees() {
+  ensure_purger();
+  wake_purger();
 }
 
 size_t trim() {
@@ -222,6 +277,7 @@ size_t trim() {
 
 void fork_child() {
   g_purger_started.store(false, std::memory_order_relaxed);
+  g_purger_idle.store(0, std::memory_order_relaxed);
   g_decay_lock.reset();
 }
 

@@ -42,6 +42,10 @@ extern std::atomic<uint32_t> g_flush_epoch;
 // purger in multi-threaded processes.
 void note_idle_memory();
 
+// Remote frees were handed to their owners: the background purger (started
+// if need be) must see them even if no thread calls the allocator again.
+void note_remote_frees();
+
 // malloc_trim(0) / hz_trim(): everything that can go back now. Returns bytes
 // purged.
 size_t trim();

@@ -104,16 +104,14 @@ bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
   Bin& b = tc->bins[cls];
   unsigned before = b.count;
   while (s.n[cls] > 0 && b.count - before < want) take_batches(b, s.array[cls][--s.n[cls]], 1, cls);
-  if (b.count - before < want && s.overflow[cls])
-    s.overflow[cls] = take_batches(b, s.overflow[cls], want - (b.count - before), cls);
   return b.count > before;
 }
 
-// A drained chain fills the request, then spill_array (whole batches, one per
-// slot, up to kSpillCap blocks), then stays whole in spill_overflow: never
-// pushed back, never walked. (With S112 off, the rest goes back to the list
-// it came from.)
-void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& source) {
+// Under OwnerExcl. A drained chain fills the request, then the spill array
+// (whole batches, one per slot, bounded in blocks and bytes), then stays
+// whole in the shard: never pushed back, never walked. (With S112 off, the
+// rest goes back to the list it came from.)
+void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& source, Shard& sh) {
   chain = take_batches(tc->bins[cls], chain, kClasses[cls].batch, cls);
   if (!chain) return;
   if constexpr (!kFullDrain) {
@@ -121,9 +119,11 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
     return;
   }
   Spill& s = tc->spill;
-  HZ_CHECK(s.overflow[cls] == nullptr && s.n[cls] == 0, "S112: spill not empty at drain");
-  // kSpillCap counts blocks: the array takes whole batches while they fit.
-  for (unsigned held = 0; chain && s.n[cls] < kSpillCap && held + batch_count(chain) <= kSpillCap;) {
+  HZ_CHECK(s.n[cls] == 0 && sh.drained[cls].load(std::memory_order_relaxed) == nullptr,
+           "S112: spill not empty at drain");
+  const unsigned cap = kSpillCap < kSpillMaxBytes / kClasses[cls].size ? kSpillCap
+                                                                          : static_cast<unsigned>(kSpillMaxBytes / kClasses[cls].size);
+  for (unsigned held = 0; chain && s.n[cls] < kSpillCap && held + batch_count(chain) <= cap;) {
     check_batch(chain, cls);
     held += batch_count(chain);
     FreeBlock* last = batch_last(chain);
@@ -133,9 +133,42 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
     chain = rest;
   }
   if (chain) {
-    s.overflow[cls] = chain;
+    sh.drained[cls].store(chain, std::memory_order_relaxed);
     stats::add(stats::kSpillOverflowSet, 1);
   }
+}
+
+// Under OwnerExcl: the remainder of the last drain, else one full drain of
+// the owner stash, else of central. Returns false when all three are empty.
+bool take_shared(ThreadCache* tc, unsigned cls, Shard& sh) {
+  BlockLists* source = &sh.central[cls];
+  FreeBlock* chain = sh.drained[cls].load(std::memory_order_relaxed);
+  if (chain) {
+    sh.drained[cls].store(nullptr, std::memory_order_relaxed);
+  } else if ((chain = sh.stash[cls].drain())) {
+    source = &sh.stash[cls];
+    stats::add(stats::kStashExchange, 1);
+  } else if ((chain = sh.central[cls].drain())) {
+    stats::add(stats::kCentralDrain, 1);
+  } else {
+    return false;
+  }
+  sh.events.fetch_add(1, std::memory_order_relaxed);
+  distribute(tc, cls, chain, *source, sh);
+  return true;
+}
+
+bool has_shared(const Shard& sh, unsigned cls) {
+  return sh.drained[cls].load(std::memory_order_relaxed) || sh.stash[cls].pending() || sh.central[cls].pending();
+}
+
+// Takes from the shard's lists under its OwnerExcl.
+bool refill_shared(ThreadCache* tc, unsigned cls) {
+  Shard& sh = g_shards[tc->shard];
+  if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
+  bool got = take_shared(tc, cls, sh);
+  if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
+  return got;
 }
 
 void refill(ThreadCache* tc, unsigned cls) {
@@ -147,23 +180,7 @@ void refill(ThreadCache* tc, unsigned cls) {
   }
   if (refill_from_spill(tc, cls, want)) return;
   Shard& sh = g_shards[tc->shard];
-  if (sh.stash[cls].pending() || sh.central[cls].pending()) {
-    if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
-    BlockLists* source = &sh.stash[cls];
-    FreeBlock* list = source->drain();
-    if (list) {
-      stats::add(stats::kStashExchange, 1);
-    } else {
-      source = &sh.central[cls];
-      list = source->drain();
-      if (list) stats::add(stats::kCentralDrain, 1);
-    }
-    if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
-    if (list) {
-      sh.events.fetch_add(1, std::memory_order_relaxed);
-      return distribute(tc, cls, list, *source);
-    }
-  }
+  if (has_shared(sh, cls) && refill_shared(tc, cls)) return;
   // About to grow: first hand our pending remote frees to their owners, so
   // that the other threads need not grow either. (Flushing at every refill
   // instead halves the average remote list length.)
@@ -176,14 +193,15 @@ void refill(ThreadCache* tc, unsigned cls) {
     // failing that, borrow free blocks of this class from another shard.
     for (bool patient : {false, true}) {
       if (budget::on_exhaustion(kClasses[cls].run_pages, patient)) {
-        if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
-        FreeBlock* list = sh.central[cls].drain();
-        if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
-        if (list) return distribute(tc, cls, list, sh.central[cls]);
+        if (refill_shared(tc, cls)) return;
         head = central::carve(tc->shard, cls, want, &got, &last);
         if (head) break;
       }
-      if (FreeBlock* list = budget::steal(cls, tc->shard)) return distribute(tc, cls, list, sh.central[cls]);
+      if (FreeBlock* list = budget::steal(cls, tc->shard)) {
+        // Lent blocks keep their owner: a reclaim here sends them home.
+        sh.central[cls].push(list, chain_tail(list));
+        if (refill_shared(tc, cls)) return;
+      }
     }
   }
   if (head) {
@@ -437,11 +455,9 @@ void thread_flush_all(ThreadCache* tc) {
     if (b.head) push_batch(central, b.head, bin_tail(b), b.count);
     // Spill already holds batches: push them as they are.
     for (unsigned i = 0; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i]));
-    if (s.overflow[c]) central.push(s.overflow[c], chain_tail(s.overflow[c]));
     b.head = nullptr;
     b.count = 0;
     s.n[c] = 0;
-    s.overflow[c] = nullptr;
   }
   remote_stash_flush(tc->remote);
 }

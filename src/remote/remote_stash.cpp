@@ -1,5 +1,6 @@
 #include "remote/remote_stash.h"
 
+#include "budget/budget.h"
 #include "shard/shard.h"
 #include "stats/stats.h"
 
@@ -18,6 +19,7 @@ void publish(RemoteGroup& g) {
   stats::add(stats::kRemoteFlushBlocks, g.count);
   g.head = g.tail = nullptr;
   g.count = 0;
+  budget::note_remote_frees();
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 // Spill (S112): what a full drain of an owner stash or central list brings
-// beyond the request stays in the thread: first spill_array (whole batches,
-// one per slot, up to kSpillCap blocks per class), then the untouched
-// remainder, a chain of batches, in spill_overflow[class]. It is never pushed
-// back and never walked; the owner takes from spill before touching the
-// shared lists again.
+// beyond the request. Whole batches go to the thread's spill array, bounded in
+// blocks (kSpillCap) and bytes (kSpillMaxBytes) per class; the untouched
+// remainder, a chain of batches, stays in the shard (Shard::drained), where
+// reclaim, the decay and the exhaustion sequence can reach it even while the
+// thread idles. It is never pushed back and never walked; the owner takes
+// from spill before touching the shared lists again.
 #pragma once
 #include <cstdint>
 
@@ -13,7 +14,6 @@
 namespace hz {
 
 struct Spill {
-  FreeBlock* overflow[kNumClasses];
   uint16_t n[kNumClasses];
   FreeBlock* array[kNumClasses][kSpillCap > 0 ? kSpillCap : 1];
 };

@@ -20,6 +20,9 @@ struct alignas(64) Shard {
   // Run carving and reclaim touch run metadata: owner-exclusive.
   SpinLock excl;
   RunMeta* carve[kNumClasses] = {};  // run being carved, per class (under excl)
+  // S112: the remainder of the last full drain, a chain of batches (written
+  // under excl; read without it only to see whether it is empty).
+  std::atomic<FreeBlock*> drained[kNumClasses] = {};
   std::atomic<uint32_t> threads{0};
   // Owner-side list traffic (drains and flushes). The decay pass reclaims a
   // shard only once it has been quiet for a whole tick, and then only when

@@ -1,0 +1,162 @@
+// Free memory is reachable from everywhere (issue 8, points 1-2). Runs with
+// HAKOZUNA_ARENA_SIZE=256M and the default 500 ms decay. While waiting for the
+// decay the test itself makes no allocator call (RSS is read with open/read),
+// so only the allocator's own background work can give memory back.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+size_t rss_bytes() {  // no malloc: fopen would allocate
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (n <= 0) abort();
+  buf[n] = 0;
+  char* p = buf;
+  strtol(p, &p, 10);
+  return static_cast<size_t>(strtol(p, nullptr, 10)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+constexpr int kDelayMs = 500;
+
+// Waits up to twice the decay delay for RSS to fall below limit; returns RSS.
+size_t wait_rss_below(size_t limit) {
+  auto start = std::chrono::steady_clock::now();
+  size_t now = rss_bytes();
+  while (now >= limit && std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2 * kDelayMs)) {
+    usleep(10 * 1000);
+    now = rss_bytes();
+  }
+  return now;
+}
+
+// A thread that stays alive, making no allocator call, until released.
+struct Parked {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool go = false;
+  void wait() {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return go; });
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      go = true;
+    }
+    cv.notify_all();
+  }
+};
+
+// Point 1: A allocates 150 MB of 256-byte blocks and parks; B frees all of
+// them and parks; nobody calls malloc again.
+TEST(Reach, RemoteOnlyFreesAreReturned) {
+  constexpr size_t kBlocks = (size_t{150} << 20) / 256;
+  std::vector<void*> blocks(kBlocks);
+  size_t base = rss_bytes();
+  std::atomic<int> stage{0};
+  Parked park;
+  std::thread a([&] {
+    for (auto& p : blocks) {
+      p = malloc(256);
+      memset(p, 1, 256);
+    }
+    stage = 1;
+    park.wait();
+  });
+  while (stage.load() < 1) usleep(1000);
+  size_t peak = rss_bytes();
+  std::thread b([&] {
+    for (void* p : blocks) free(p);
+    stage = 2;
+    park.wait();
+  });
+  while (stage.load() < 2) usleep(1000);
+  size_t now = wait_rss_below(base + (peak - base) / 10);
+  park.release();
+  a.join();
+  b.join();
+  EXPECT_LT(now, base + (peak - base) / 10) << "RSS " << (now >> 20) << " MiB; peak " << (peak >> 20) << " MiB";
+  printf("remote-only: peak %zu MiB, after the decay %zu MiB\n", peak >> 20, now >> 20);
+}
+
+// Point 2: one thread frees 2 M blocks of 64 B, then mallocs a few hundred
+// more (one drain takes all the flushed blocks back into the thread) and
+// parks.
+TEST(Reach, WhatAThreadKeepsGoesBackWhileItIdles) {
+  constexpr size_t kBlocks = size_t{2} << 20;
+  std::vector<void*> blocks(kBlocks);
+  size_t base = rss_bytes();
+  std::atomic<int> stage{0};
+  std::atomic<size_t> peak{0};
+  Parked park;
+  std::thread t([&] {
+    for (auto& p : blocks) {
+      p = malloc(64);
+      memset(p, 1, 64);
+    }
+    peak = rss_bytes();
+    for (void* p : blocks) free(p);
+    void* few[300];
+    for (auto& p : few) p = malloc(64);
+    for (void* p : few) free(p);
+    stage = 1;
+    park.wait();
+  });
+  while (stage.load() < 1) usleep(1000);
+  size_t now = wait_rss_below(base + (peak - base) / 10);
+  park.release();
+  t.join();
+  EXPECT_LT(now, base + (peak - base) / 10) << "RSS " << (now >> 20) << " MiB; peak " << (peak >> 20) << " MiB";
+  printf("idle thread: peak %zu MiB, after the decay %zu MiB\n", peak >> 20, now >> 20);
+}
+
+// Point 2: with a 256 MiB arena, a live but idle worker holding 200 MB of
+// free blocks must not make malloc(100M) in another thread fail, nor may
+// malloc_trim be needed for it.
+TEST(Reach, NoEnomemWhileAnIdleThreadHoldsFreeMemory) {
+  for (size_t size : {size_t{64}, size_t{1000}}) {
+    const size_t n = (size_t{200} << 20) / size;
+    std::vector<void*> blocks(n);
+    std::atomic<int> stage{0};
+    Parked park;
+    std::thread worker([&] {
+      for (auto& p : blocks) {
+        p = malloc(size);
+        ASSERT_NE(p, nullptr);
+        memset(p, 1, size);
+      }
+      for (void* p : blocks) free(p);
+      void* few[300];
+      for (auto& p : few) p = malloc(size);
+      for (void* p : few) free(p);
+      stage = 1;
+      park.wait();
+    });
+    while (stage.load() < 1) usleep(1000);
+    for (int i = 0; i < 3; ++i) {
+      void* big = malloc(size_t{100} << 20);
+      EXPECT_NE(big, nullptr) << "malloc(100M) failed (" << strerror(errno) << ") on attempt " << i
+                              << " after blocks of " << size << " B";
+      if (big) memset(big, 2, size_t{100} << 20);
+      free(big);
+    }
+    park.release();
+    worker.join();
+  }
+}
+
+}  // namespace
