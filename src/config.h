@@ -103,6 +103,12 @@ inline constexpr unsigned kSpillCap = HZ_SPILL_CAP;
 #define HZ_SPILL_MAX_BYTES (64 << 10)
 #endif
 inline constexpr size_t kSpillMaxBytes = HZ_SPILL_MAX_BYTES;
+// A thread-cache bin holds at most this many bytes (and at most 4 refills'
+// worth of blocks): bounds what an idle thread keeps out of everyone's reach.
+#ifndef HZ_BIN_MAX_BYTES
+#define HZ_BIN_MAX_BYTES (256 << 10)
+#endif
+inline constexpr size_t kBinMaxBytes = HZ_BIN_MAX_BYTES;
 
 // S142 lock-free owner stash and central lists (MPSC stacks of lists with
 // exchange drain). Off: the same lists behind a mutex each.

@@ -356,6 +356,7 @@ void free_span(RunMeta* m) {
 size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
   size_t purged = 0;
   LockGuard g(g_heap.lock);
+  if (g_heap.dirty_free == 0) return 0;
   auto purge_list = [&](RunMeta* head) {
     for (RunMeta* m = head; m; m = m->next) {
       if (!m->dirty || now_ms - m->since_ms < min_age_ms) continue;

@@ -34,18 +34,21 @@ enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2 };
 // page; its last page repeats state and npages so that a neighbour being freed
 // can find the span's start.
 struct RunMeta {
-  FreeBlock* free_list;  // small run: its free blocks found by a reclaim pass (scratch)
+  FreeBlock* free_list;  // small run: its free blocks sorted home by reclaim
   FreeBlock* free_tail;  // ... and the last of them
-  RunMeta* next;         // page-heap free list; reclaim's list of touched runs
+  RunMeta* next;         // free span: page-heap list; small run: its shard's partial list
   RunMeta* prev;
+  RunMeta* touched;      // small run: reclaim's list of runs touched in one pass
   uint32_t npages;
-  uint32_t nfree;     // small run: blocks on free_list (reclaim scratch, 0 between passes)
+  uint32_t nfree;     // small run: blocks on free_list (under the owner's OwnerExcl)
   uint32_t carved;    // small run: blocks carved from the run so far
   uint32_t since_ms;  // free span: when it became dirty (decay clock)
   uint8_t cls;
   uint8_t owner;
   uint8_t state;
-  uint8_t dirty;  // free span: may hold non-zero, resident pages
+  uint8_t dirty;      // free span: may hold non-zero, resident pages
+  uint8_t partial;    // small run: on its shard's partial list
+  uint8_t in_pass;    // small run: on the touched list of the current pass
 };
 
 // The reservation grows in place (pages, tags and meta each extended at their

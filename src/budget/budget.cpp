@@ -61,11 +61,12 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
       continue;
     }
     if (HZ_UNLIKELY(r->nfree >= r->carved)) heap_corruption("a run has more free blocks than it carved: double free?", list);
-    if (r->nfree == 0) {
-      r->next = *touched;
+    if (!r->in_pass) {
+      r->in_pass = 1;
+      r->touched = *touched;
       *touched = r;
-      r->free_tail = list;
     }
+    if (r->nfree == 0) r->free_tail = list;
     list->next = r->free_list;
     r->free_list = list;
     r->nfree++;
@@ -182,22 +183,19 @@ size_t reclaim_shard(unsigned s, bool wait) {
     sort_into_runs(s, drained, &touched);
     sort_into_runs(s, sh.stash[c].drain(), &touched);
     sort_into_runs(s, sh.central[c].drain(), &touched);
-    for (RunMeta* r = touched; r;) {
-      RunMeta* next = r->next;
+    for (RunMeta* r = touched; r; r = r->touched) {
+      r->in_pass = 0;
       if (r->nfree == r->carved) {
+        if (r->partial) partial_unlink(sh, c, r);
         if (sh.carve[c] == r) sh.carve[c] = nullptr;
         pages += r->npages;
         r->nfree = 0;
         r->free_list = nullptr;
         release_run(r);
         ++released;
-      } else {
-        // What cannot be released goes back as one batch per run.
-        push_batch(sh.central[c], r->free_list, r->free_tail, r->nfree);
-        r->nfree = 0;
-        r->free_list = nullptr;
+      } else if (!r->partial) {
+        partial_link(sh, c, r);
       }
-      r = next;
     }
   }
   shard::excl_unlock(s);
@@ -237,13 +235,14 @@ FreeBlock* steal(unsigned cls, unsigned my_shard) {
   if constexpr (!kExhaustionReclaim) return nullptr;
   for (unsigned s = 0; s < kShards; ++s) {
     Shard& sh = g_shards[s];
-    if (s == my_shard ||
-        (!sh.central[cls].pending() && !sh.stash[cls].pending() && !sh.drained[cls].load(std::memory_order_relaxed)))
+    if (s == my_shard || (!sh.central[cls].pending() && !sh.stash[cls].pending() &&
+                          !sh.drained[cls].load(std::memory_order_relaxed) && !sh.partial[cls]))
       continue;
     shard::excl_lock(s);
     FreeBlock* list = sh.drained[cls].exchange(nullptr, std::memory_order_relaxed);
     if (!list) list = sh.central[cls].drain();
     if (!list) list = sh.stash[cls].drain();
+    if (!list) list = partial_take(sh, cls);
     shard::excl_unlock(s);
     if (list) {
       stats::add(stats::kSteal, 1);
@@ -269,9 +268,20 @@ void note_remote_frees() {
 }
 
 size_t trim() {
+  // The caller's own bins and spill are bounded and about to be reused (glibc
+  // leaves its tcache alone too); its pending remote frees go home. Then only
+  // shards with news are reclaimed, and reclaim sorts only what arrived since
+  // its last pass: a trim costs what it returns, not what sits free.
   ThreadCache* tc = t_cache;
-  if (tc->live) thread_flush_all(tc->real);
-  reclaim_all(true);
+  if (tc->live) remote_stash_flush(tc->real->remote);
+  for (unsigned s = 0; s < kShards; ++s) {
+    Shard& sh = g_shards[s];
+    uint32_t ev = sh.events.load(std::memory_order_relaxed);
+    if (!sh.arrived.load(std::memory_order_relaxed) && ev == sh.trim_seen.load(std::memory_order_relaxed)) continue;
+    sh.arrived.store(0, std::memory_order_relaxed);
+    reclaim_shard(s, true);
+    sh.trim_seen.store(ev, std::memory_order_relaxed);
+  }
   return arena::purge(os::now_ms(), 0);
 }
 

@@ -139,7 +139,8 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
 }
 
 // Under OwnerExcl: the remainder of the last drain, else one full drain of
-// the owner stash, else of central. Returns false when all three are empty.
+// the owner stash, else of central, else a run that reclaim sorted. Returns
+// false when all are empty.
 bool take_shared(ThreadCache* tc, unsigned cls, Shard& sh) {
   BlockLists* source = &sh.central[cls];
   FreeBlock* chain = sh.drained[cls].load(std::memory_order_relaxed);
@@ -150,6 +151,8 @@ bool take_shared(ThreadCache* tc, unsigned cls, Shard& sh) {
     stats::add(stats::kStashExchange, 1);
   } else if ((chain = sh.central[cls].drain())) {
     stats::add(stats::kCentralDrain, 1);
+  } else if ((chain = partial_take(sh, cls))) {
+    stats::add(stats::kPartialTake, 1);
   } else {
     return false;
   }
@@ -159,7 +162,8 @@ bool take_shared(ThreadCache* tc, unsigned cls, Shard& sh) {
 }
 
 bool has_shared(const Shard& sh, unsigned cls) {
-  return sh.drained[cls].load(std::memory_order_relaxed) || sh.stash[cls].pending() || sh.central[cls].pending();
+  return sh.drained[cls].load(std::memory_order_relaxed) || sh.stash[cls].pending() || sh.central[cls].pending() ||
+         __atomic_load_n(&sh.partial[cls], __ATOMIC_RELAXED);
 }
 
 // Takes from the shard's lists under its OwnerExcl.
@@ -460,6 +464,7 @@ void thread_flush_all(ThreadCache* tc) {
     s.n[c] = 0;
   }
   remote_stash_flush(tc->remote);
+  g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
 }
 
 void thread_teardown(ThreadCache* front) {

@@ -11,9 +11,14 @@ namespace {
 // a handful of busy owners rarely share slots.
 HZ_INLINE unsigned slot_of(unsigned cls, unsigned owner) { return (owner * 53u + cls) & (kRemoteSlots - 1); }
 
+void note_arrival(Shard& sh) {
+  if (!sh.arrived.load(std::memory_order_relaxed)) sh.arrived.store(1, std::memory_order_relaxed);
+}
+
 void publish(RemoteGroup& g) {
   unsigned owner = g.key >> 8, cls = g.key & 0xFF;
   push_batch(g_shards[owner].stash[cls], g.head, g.tail, g.count);
+  note_arrival(g_shards[owner]);
   stats::add(stats::kStashPush, 1);
   stats::add(stats::kRemoteFlush, 1);
   stats::add(stats::kRemoteFlushBlocks, g.count);
@@ -73,6 +78,7 @@ void remote_stash_flush(RemoteStash& rs) {
 
 void remote_push_one(FreeBlock* b, unsigned cls, unsigned owner) {
   push_batch(g_shards[owner].stash[cls], b, b, 1);
+  note_arrival(g_shards[owner]);
   stats::add(stats::kStashPush, 1);
 }
 

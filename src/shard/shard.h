@@ -23,6 +23,11 @@ struct alignas(64) Shard {
   // S112: the remainder of the last full drain, a chain of batches (written
   // under excl; read without it only to see whether it is empty).
   std::atomic<FreeBlock*> drained[kNumClasses] = {};
+  // Runs holding free blocks that reclaim sorted home, per class, doubly
+  // linked through RunMeta::next/prev (under excl). Refills take a whole run's
+  // list before carving; later reclaims sort only what arrived since, so
+  // their cost follows new frees, not every free block.
+  RunMeta* partial[kNumClasses] = {};
   std::atomic<uint32_t> threads{0};
   // Owner-side list traffic (drains and flushes). The decay pass reclaims a
   // shard only once it has been quiet for a whole tick, and then only when
@@ -31,9 +36,40 @@ struct alignas(64) Shard {
   std::atomic<uint32_t> events{0};
   uint32_t decay_seen = 0;       // events at the previous decay tick
   uint32_t decay_reclaimed = ~0u;  // events when the decay last reclaimed
+  std::atomic<uint32_t> trim_seen{~0u};  // events when malloc_trim last reclaimed
+  // Set by remote frees published to this shard (read-mostly: set only when
+  // clear), cleared by the reclaim that will see them: malloc_trim skips
+  // shards with nothing new.
+  alignas(64) std::atomic<uint8_t> arrived{0};
 };
 
 extern Shard g_shards[kShards];
+
+// ---- the partial-run list (under the shard's excl) ----
+inline void partial_link(Shard& sh, unsigned cls, RunMeta* r) {
+  r->prev = nullptr;
+  r->next = sh.partial[cls];
+  if (r->next) r->next->prev = r;
+  sh.partial[cls] = r;
+  r->partial = 1;
+}
+inline void partial_unlink(Shard& sh, unsigned cls, RunMeta* r) {
+  if (r->prev) r->prev->next = r->next; else sh.partial[cls] = r->next;
+  if (r->next) r->next->prev = r->prev;
+  r->partial = 0;
+}
+// Takes every sorted free block of the first partial run, as one batch.
+inline FreeBlock* partial_take(Shard& sh, unsigned cls) {
+  RunMeta* r = sh.partial[cls];
+  if (!r) return nullptr;
+  partial_unlink(sh, cls, r);
+  FreeBlock* head = r->free_list;
+  r->free_tail->next = nullptr;
+  set_batch(head, r->free_tail, r->nfree);
+  r->free_list = r->free_tail = nullptr;
+  r->nfree = 0;
+  return head;
+}
 
 namespace shard {
 unsigned acquire();          // picks the least-loaded shard for a new thread

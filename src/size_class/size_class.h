@@ -58,7 +58,8 @@ constexpr std::array<ClassInfo, kNumClasses> make_classes() {
     ci.capacity = ci.run_pages * 4096u / ci.size;
     uint32_t batch = 32768 / ci.size;
     ci.batch = static_cast<uint16_t>(batch < 2 ? 2 : batch > 64 ? 64 : batch);
-    ci.bin_max = 4u * ci.batch;
+    uint32_t by_bytes = static_cast<uint32_t>(kBinMaxBytes / ci.size);
+    ci.bin_max = 4u * ci.batch < by_bytes ? 4u * ci.batch : by_bytes < 2 ? 2 : by_bytes;
     ci.div_magic = ~uint64_t{0} / ci.size + 1;
   }
   return t;
