@@ -109,6 +109,13 @@ inline constexpr size_t kSpillMaxBytes = HZ_SPILL_MAX_BYTES;
 #define HZ_BIN_MAX_BYTES (256 << 10)
 #endif
 inline constexpr size_t kBinMaxBytes = HZ_BIN_MAX_BYTES;
+// Before carving a new run, borrow a batch of free blocks another shard holds
+// (they keep their owner). Off: each owner grows on its own, and free blocks
+// that pile up in idle owners' lists are reused only by those owners.
+#ifndef HZ_BORROW_BEFORE_GROW
+#define HZ_BORROW_BEFORE_GROW 1
+#endif
+inline constexpr bool kBorrowBeforeGrow = HZ_BORROW_BEFORE_GROW != 0;
 
 // S142 lock-free owner stash and central lists (MPSC stacks of lists with
 // exchange drain). Off: the same lists behind a mutex each.

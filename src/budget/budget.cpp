@@ -236,7 +236,7 @@ FreeBlock* steal(unsigned cls, unsigned my_shard) {
   for (unsigned s = 0; s < kShards; ++s) {
     Shard& sh = g_shards[s];
     if (s == my_shard || (!sh.central[cls].pending() && !sh.stash[cls].pending() &&
-                          !sh.drained[cls].load(std::memory_order_relaxed) && !sh.partial[cls]))
+                          !sh.drained[cls].load(std::memory_order_relaxed) && !__atomic_load_n(&sh.partial[cls], __ATOMIC_RELAXED)))
       continue;
     shard::excl_lock(s);
     FreeBlock* list = sh.drained[cls].exchange(nullptr, std::memory_order_relaxed);

@@ -175,6 +175,37 @@ bool refill_shared(ThreadCache* tc, unsigned cls) {
   return got;
 }
 
+// Before growing, one batch of free blocks that another shard holds (its
+// drained remainder, stash or sorted runs). The blocks keep their owner, so
+// they go home when freed. Without it, when one thread frees for many owners,
+// free blocks pile up in the shards of owners that are not allocating just
+// then while the others carve fresh runs, and the heap never shrinks back.
+bool borrow(ThreadCache* tc, unsigned cls) {
+  for (unsigned i = 1; i < kShards; ++i) {
+    unsigned s = (tc->shard + i) % kShards;
+    Shard& o = g_shards[s];
+    if (!has_shared(o, cls) || !o.excl.try_lock()) continue;
+    FreeBlock* chain = o.drained[cls].exchange(nullptr, std::memory_order_relaxed);
+    if (!chain && (chain = o.stash[cls].drain())) o.events.fetch_add(1, std::memory_order_relaxed);
+    if (!chain) chain = o.central[cls].drain();
+    if (!chain) chain = partial_take(o, cls);
+    o.excl.unlock();
+    if (!chain) continue;
+    stats::add(stats::kBorrow, 1);
+    Shard& sh = g_shards[tc->shard];
+    if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
+    if (sh.drained[cls].load(std::memory_order_relaxed)) {
+      sh.central[cls].push(chain, chain_tail(chain));  // a shard-mate got there first
+      take_shared(tc, cls, sh);
+    } else {
+      distribute(tc, cls, chain, sh.central[cls], sh);
+    }
+    if constexpr (kOwnerExcl) shard::excl_unlock(tc->shard);
+    return true;
+  }
+  return false;
+}
+
 void refill(ThreadCache* tc, unsigned cls) {
   stats::add(stats::kRefill, 1);
   unsigned want = kClasses[cls].batch;
@@ -189,6 +220,9 @@ void refill(ThreadCache* tc, unsigned cls) {
   // that the other threads need not grow either. (Flushing at every refill
   // instead halves the average remote list length.)
   if (tc->remote.pending) remote_stash_flush(tc->remote);
+  if constexpr (kBorrowBeforeGrow) {
+    if (borrow(tc, cls)) return;
+  }
   unsigned got;
   FreeBlock* last;
   FreeBlock* head = central::carve(tc->shard, cls, want, &got, &last);

@@ -50,11 +50,11 @@ inline void partial_link(Shard& sh, unsigned cls, RunMeta* r) {
   r->prev = nullptr;
   r->next = sh.partial[cls];
   if (r->next) r->next->prev = r;
-  sh.partial[cls] = r;
+  __atomic_store_n(&sh.partial[cls], r, __ATOMIC_RELAXED);  // others peek without the lock
   r->partial = 1;
 }
 inline void partial_unlink(Shard& sh, unsigned cls, RunMeta* r) {
-  if (r->prev) r->prev->next = r->next; else sh.partial[cls] = r->next;
+  if (r->prev) r->prev->next = r->next; else __atomic_store_n(&sh.partial[cls], r->next, __ATOMIC_RELAXED);
   if (r->next) r->next->prev = r->prev;
   r->partial = 0;
 }
