@@ -18,3 +18,6 @@ endforeach()
 
 # Options: one parser, one warning line per bad value or unknown name.
 hz_preload_test(options options.sh)
+
+# RocksDB's block cache (issue 8 point 5).
+hz_preload_test(cache_bench cache_bench.sh)
