@@ -109,6 +109,13 @@ inline constexpr size_t kSpillMaxBytes = HZ_SPILL_MAX_BYTES;
 #define HZ_BIN_MAX_BYTES (256 << 10)
 #endif
 inline constexpr size_t kBinMaxBytes = HZ_BIN_MAX_BYTES;
+// Slow start: a new thread's bins begin at this limit and double at each
+// refill or overflow up to their class's limit (first refills take a quarter
+// of it), so short-lived threads and processes touch few pages.
+#ifndef HZ_SLOW_START_MAX
+#define HZ_SLOW_START_MAX 8
+#endif
+inline constexpr uint32_t kSlowStartMax = HZ_SLOW_START_MAX;
 // Before carving a new run, borrow a batch of free blocks another shard holds
 // (they keep their owner). Off: each owner grows on its own, and free blocks
 // that pile up in idle owners' lists are reused only by those owners.

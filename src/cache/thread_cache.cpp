@@ -206,9 +206,19 @@ bool borrow(ThreadCache* tc, unsigned cls) {
   return false;
 }
 
+// Slow start: doubles a bin's limit towards its class's bin_max. Returns
+// true while it is still growing.
+bool slow_start_grow(Bin& b, unsigned cls) {
+  if (HZ_LIKELY(b.max >= kClasses[cls].bin_max)) return false;
+  b.max = 2 * b.max < kClasses[cls].bin_max ? 2 * b.max : kClasses[cls].bin_max;
+  return true;
+}
+
 void refill(ThreadCache* tc, unsigned cls) {
   stats::add(stats::kRefill, 1);
   unsigned want = kClasses[cls].batch;
+  Bin& bin = tc->bins[cls];
+  if (slow_start_grow(bin, cls) && bin.max / 4 < want) want = bin.max / 4 ? bin.max / 4 : 1;
   if (HZ_UNLIKELY(tc->flush_epoch != budget::g_flush_epoch.load(std::memory_order_relaxed))) {
     tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
     thread_flush_all(tc);  // another thread ran out of arena
@@ -265,6 +275,7 @@ ThreadCache* tc_alloc() {
   ThreadCache* tc = g_pool;
   if (tc) {
     g_pool = tc->next_live;
+    memset(static_cast<void*>(tc), 0, sizeof *tc);  // fresh chunks are zero already: left untouched
   } else {
     constexpr size_t kSize = (sizeof(ThreadCache) + 63) & ~size_t{63};
     if (g_chunk_left < kSize) {
@@ -277,7 +288,6 @@ ThreadCache* tc_alloc() {
     g_chunk += kSize;
     g_chunk_left -= kSize;
   }
-  memset(static_cast<void*>(tc), 0, sizeof *tc);
   tc->next_live = g_live;
   if (g_live) g_live->prev_live = tc;
   g_live = tc;
@@ -307,7 +317,11 @@ void key_destructor(void* p) {
 
 void init_cache(ThreadCache* tc) {
   tc->real = tc;
-  for (unsigned c = 1; c < kNumClasses; ++c) tc->bins[c].max = kClasses[c].bin_max;
+  // Slow start: a new thread's bins begin small and double at each refill or
+  // overflow, so a short-lived thread (or process) touches a few blocks per
+  // class, not a whole batch of pages.
+  for (unsigned c = 1; c < kNumClasses; ++c)
+    tc->bins[c].max = kClasses[c].bin_max < kSlowStartMax ? kClasses[c].bin_max : kSlowStartMax;
   remote_stash_init(tc->remote);
   tc->shard = shard::acquire();
   tc->live = 1;
@@ -383,6 +397,7 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   // A count past 2^31 is one that wrapped below zero: more blocks were popped
   // than the bin held (a cycle made by a double free).
   if (HZ_UNLIKELY(b.count > (1u << 31))) heap_corruption("a free list outlived its count: double free?", b.head);
+  if (slow_start_grow(b, cls) && b.count <= b.max) return;
   unsigned n = b.count / 2;
   // Half the bin goes to central in one CAS, cut into batches of the class's
   // refill size so that a refill takes back what it needs and no more.

@@ -30,9 +30,9 @@ void publish(RemoteGroup& g) {
 }  // namespace
 
 void remote_stash_init(RemoteStash& rs) {
-  for (auto& g : rs.groups) g = RemoteGroup{nullptr, nullptr, 0, RemoteStash::kNoKey};
-  rs.pending = 0;
-  rs.pending_bytes = 0;
+  // Zero is the empty state (kNoKey == 0): a fresh cache's pages stay untouched.
+  HZ_CHECK(rs.pending == 0 && rs.pending_bytes == 0 && rs.groups[0].key == RemoteStash::kNoKey, "remote stash not zeroed");
+  (void)rs;
 }
 
 void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner) {

@@ -17,13 +17,15 @@ struct RemoteGroup {
   uint32_t key;  // owner << 8 | class; kNoKey when empty
 };
 
+// Zero-initialised memory is an empty stash.
 struct RemoteStash {
-  static constexpr uint32_t kNoKey = 0xFFFFFFFF;
+  static constexpr uint32_t kNoKey = 0;  // no real key: class 0 is never a block's
   RemoteGroup groups[kRemoteSlots];
   uint32_t pending;       // groups holding blocks
   size_t pending_bytes;   // bytes in all groups: memory other threads cannot reuse yet
 };
 
+// Checks (debug builds) that rs is zeroed: the empty state.
 void remote_stash_init(RemoteStash& rs);
 // Adds b (owned by owner, of class cls) to the stash; publishes a group when
 // it is full or when its slot is needed by another destination.
