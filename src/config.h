@@ -123,6 +123,12 @@ inline constexpr uint32_t kSlowStartMax = HZ_SLOW_START_MAX;
 #define HZ_BORROW_BEFORE_GROW 1
 #endif
 inline constexpr bool kBorrowBeforeGrow = HZ_BORROW_BEFORE_GROW != 0;
+// ... once the thread itself has carved this much: short-lived and balanced
+// threads keep to their own blocks (a borrowed block's every free is remote).
+#ifndef HZ_BORROW_AFTER_BYTES
+#define HZ_BORROW_AFTER_BYTES (8 << 20)
+#endif
+inline constexpr size_t kBorrowAfterBytes = HZ_BORROW_AFTER_BYTES;
 
 // S142 lock-free owner stash and central lists (MPSC stacks of lists with
 // exchange drain). Off: the same lists behind a mutex each.

@@ -230,8 +230,11 @@ void refill(ThreadCache* tc, unsigned cls) {
   // that the other threads need not grow either. (Flushing at every refill
   // instead halves the average remote list length.)
   if (tc->remote.pending) remote_stash_flush(tc->remote);
+  // Only a thread that has already grown a lot borrows: short-lived and
+  // balanced threads keep to their own blocks (else every free of a borrowed
+  // block is a remote free: larson runs at half speed).
   if constexpr (kBorrowBeforeGrow) {
-    if (borrow(tc, cls)) return;
+    if (tc->carved_bytes >= kBorrowAfterBytes && borrow(tc, cls)) return;
   }
   unsigned got;
   FreeBlock* last;
@@ -253,6 +256,7 @@ void refill(ThreadCache* tc, unsigned cls) {
     }
   }
   if (head) {
+    tc->carved_bytes += size_t{got} * kClasses[cls].size;
     Bin& b = tc->bins[cls];
     last->next = b.head;
     b.head = head;

@@ -29,6 +29,7 @@ struct ThreadCache {
   RemoteStash remote;
   Spill spill;
   uint32_t flush_epoch;  // last budget::g_flush_epoch honoured
+  size_t carved_bytes;   // carved from new runs by this thread (borrow's threshold)
   uint64_t n_alloc, n_free, n_remote;  // counting fronts only
   ThreadCache* next_live;
   ThreadCache* prev_live;
