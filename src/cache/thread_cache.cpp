@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/single_threaded.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "budget/budget.h"
 #include "central/central.h"
@@ -271,6 +273,7 @@ constinit ThreadCache* g_pool = nullptr;
 constinit ThreadCache* g_live = nullptr;
 constinit char* g_chunk = nullptr;
 constinit size_t g_chunk_left = 0;
+constinit bool g_chunk_zeroed = true;  // the chunk's pages are fresh (read as zero)
 constinit uint64_t g_folded[3] = {0, 0, 0};
 constinit std::atomic<unsigned> g_live_threads{0};
 
@@ -283,12 +286,23 @@ ThreadCache* tc_alloc() {
   } else {
     constexpr size_t kSize = (sizeof(ThreadCache) + 63) & ~size_t{63};
     if (g_chunk_left < kSize) {
+      // Pages of the arena itself (their tags stay 0: free() refuses them):
+      // under a tight RLIMIT_AS a mapping of its own may be refused while
+      // the arena holds free address space.
       constexpr size_t kChunk = size_t{1} << 20;
-      g_chunk = static_cast<char*>(os::reserve(kChunk));
+      bool zeroed = false;
+      if (RunMeta* m = arena::alloc_span(kChunk >> kPageShift, 1, &zeroed)) {
+        g_chunk = static_cast<char*>(arena::page_addr(arena::page_of(m)));
+        g_chunk_zeroed = zeroed;
+      } else {
+        g_chunk = static_cast<char*>(os::reserve(kChunk));
+        g_chunk_zeroed = true;
+      }
       if (!g_chunk) return nullptr;
       g_chunk_left = kChunk;
     }
     tc = reinterpret_cast<ThreadCache*>(g_chunk);
+    if (!g_chunk_zeroed) memset(static_cast<void*>(tc), 0, sizeof *tc);
     g_chunk += kSize;
     g_chunk_left -= kSize;
   }
@@ -474,6 +488,11 @@ bool ensure_process_init() {
 
 bool process_ready() { return g_init_state.load(std::memory_order_acquire) == 2; }
 
+namespace {
+constinit std::atomic<uint32_t> g_setups{0};  // sweep_gone_threads() every 16th
+void sweep_gone_threads();
+}  // namespace
+
 ThreadCache* thread_setup() {
   if (!ensure_process_init()) return nullptr;
   // The first process init may itself allocate (pthread_atfork) and so set
@@ -496,9 +515,15 @@ ThreadCache* thread_setup() {
     front->real = tc;
   }
   init_cache(tc);
+  front->tid = gettid();
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;
   t_dead = 0;
+  if (g_setups.fetch_add(1, std::memory_order_relaxed) % 16 == 15) {
+    int saved = errno;
+    sweep_gone_threads();
+    errno = saved;
+  }
   stats::add(stats::kThreadInit, 1);
   pthread_setspecific(g_key, front);  // may allocate; t_cache is already set
   return front;
@@ -520,15 +545,17 @@ void thread_flush_all(ThreadCache* tc) {
   g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
 }
 
-void thread_teardown(ThreadCache* front) {
+namespace {
+
+// Gives back everything a thread's cache holds, and the cache itself. Runs on
+// the thread itself (teardown) or, for a thread that is gone, on another.
+void release_cache(ThreadCache* front) {
   ThreadCache* tc = front->real;
   thread_flush_all(tc);
   // The last thread of a shard sorts what it leaves back into runs, so that
   // empty runs start their decay now rather than at the next pass.
   if (shard::release(tc->shard) == 0) budget::reclaim_shard(tc->shard, true);
   stats::add(stats::kThreadExit, 1);
-  t_cache = &g_empty_cache;
-  t_dead = 1;
   tc->live = 0;
   tc_free(tc);
   if (front != tc) {
@@ -537,6 +564,35 @@ void thread_teardown(ThreadCache* front) {
   }
   g_live_threads.fetch_sub(1, std::memory_order_relaxed);
   budget::note_idle_memory();
+}
+
+// A thread whose first allocation came in the last round of pthread key
+// destructors set up a cache that no destructor will tear down. Every few
+// thread set-ups, caches of threads the kernel no longer knows are released
+// here (a reused thread id only delays that; a live thread is never taken).
+void sweep_gone_threads() {
+  ThreadCache* gone[16];
+  unsigned n = 0;
+  {
+    LockGuard g(g_pool_lock);
+    pid_t pid = getpid();
+    for (ThreadCache* c = g_live; c && n < 16; c = c->next_live) {
+      if (c->tid == 0 || c->tid == gettid()) continue;
+      if (syscall(SYS_tgkill, pid, c->tid, 0) == 0 || errno != ESRCH) continue;
+      c->tid = 0;
+      gone[n++] = c;
+    }
+  }
+  for (unsigned i = 0; i < n; ++i) release_cache(gone[i]);
+}
+
+}  // namespace
+
+void thread_teardown(ThreadCache* front) {
+  t_cache = &g_empty_cache;
+  t_dead = 1;
+  front->tid = 0;
+  release_cache(front);
 }
 
 unsigned live_thread_count() { return g_live_threads.load(std::memory_order_relaxed); }
@@ -589,6 +645,7 @@ void fork_child() {
   // Only this thread exists in the child: other caches are unreachable.
   ThreadCache* me = t_cache->live ? t_cache : nullptr;
   g_live = me;
+  if (me) me->tid = gettid();  // the sweep must not take the child's own cache
   if (me) {
     me->prev_live = nullptr;
     me->next_live = me->real != me ? me->real : nullptr;

@@ -38,6 +38,14 @@ struct Line {
   void put(const char* s, size_t max = ~size_t{0}) {
     for (size_t i = 0; s[i] && i < max && len + 2 < sizeof buf; ++i) buf[len++] = s[i];
   }
+  // A value from the environment: control characters shown as '?' (one line,
+  // whatever it holds), long ones cut with "...".
+  void put_value_text(const char* s, size_t max) {
+    size_t i = 0;
+    for (; s[i] && i < max && len + 2 < sizeof buf; ++i)
+      buf[len++] = static_cast<unsigned char>(s[i]) < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (s[i]) put("...");
+  }
   void put_u64(uint64_t v) {
     char d[24];
     int n = 0;
@@ -90,7 +98,7 @@ uint64_t current(size_t i) {
 void store(size_t i, uint64_t v) {
   switch (i) {
     case kOptStats: g_values.stats = v != 0; break;
-    case kOptArena: g_values.arena_size = v, g_values.arena_size_set = true; break;
+    case kOptArena: g_values.arena_size = v & ~uint64_t{4095}, g_values.arena_size_set = true; break;  // whole pages
     case kOptDelay: g_values.purge_delay_ms = static_cast<uint32_t>(v); break;
     case kOptBackground: g_values.background_purge = v != 0; break;
     case kOptHuge: g_values.hugepages = v != 0; break;
@@ -176,7 +184,7 @@ void parse() {
     l.put("hakozuna: ignoring ");
     l.put(kTable[i].name);
     l.put("=");
-    l.put(text, 64);
+    l.put_value_text(text, 64);
     l.put(" (");
     l.put(why);
     l.put("): using ");
@@ -191,10 +199,17 @@ void parse() {
     bool known = false;
     for (size_t i = 0; i < kCount && !known; ++i)
       known = strlen(kTable[i].name) == len && strncmp(kTable[i].name, *e, len) == 0;
-    if (known) continue;
+    if (known && eq) continue;
     Line l;
+    if (known) {  // getenv() does not see an entry without '='
+      l.put("hakozuna: ignoring ");
+      l.put(*e, len);
+      l.put(" (no value): using the default");
+      l.emit();
+      continue;
+    }
     l.put("hakozuna: ignoring unknown variable ");
-    l.put(*e, len < 64 ? len : 64);
+    l.put_value_text(*e, len < 64 ? len : 64);
     l.put(" (known: HAKOZUNA_STATS, _ARENA_SIZE, _PURGE_DELAY_MS, _BACKGROUND_PURGE, _HUGEPAGES, _VERBOSE)");
     l.emit();
   }

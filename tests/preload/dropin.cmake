@@ -9,7 +9,7 @@ target_compile_options(hz_dropin_probe_linked PRIVATE -fno-builtin)
 target_link_libraries(hz_dropin_probe_linked PRIVATE
   -Wl,--whole-archive hakozuna_static -Wl,--no-whole-archive Threads::Threads)
 
-foreach(c sigwait threads keyrounds double_free_exit fork_in_signal)
+foreach(c sigwait threads keyrounds keyfirst double_free_exit fork_in_signal)
   add_test(NAME preload.dropin.${c}
     COMMAND bash ${HZ_PRELOAD_DIR}/dropin.sh $<TARGET_FILE:hakozuna> ${HZ_PRELOAD_WORK}/dropin-${c}
             $<TARGET_FILE:hz_dropin_probe> $<TARGET_FILE:hz_dropin_probe_linked> ${c})
@@ -21,3 +21,12 @@ hz_preload_test(options options.sh)
 
 # RocksDB's block cache (issue 8 point 5).
 hz_preload_test(cache_bench cache_bench.sh)
+
+# Under a tight address-space limit, a heap filled with large blocks and freed
+# must serve small blocks: the first thread cache of a C program (no C++
+# runtime allocating early) must not need address space of its own.
+add_executable(hz_dropin_rlimit dropin_rlimit.c)
+add_test(NAME preload.dropin.rlimit_refill
+  COMMAND prlimit --as=204800000 -- env LD_PRELOAD=$<TARGET_FILE:hakozuna> $<TARGET_FILE:hz_dropin_rlimit>)
+set_tests_properties(preload.dropin.rlimit_refill PROPERTIES TIMEOUT 60 LABELS preload
+  PASS_REGULAR_EXPRESSION "rlimit_refill ok")

@@ -179,6 +179,39 @@ int case_keyrounds(int nthreads) {
   return 0;
 }
 
+// 5b. A thread whose first allocation comes in the last round of key
+// destructors: the cache set up then is never torn down by a destructor.
+pthread_key_t g_late_key;
+void late_dtor(void* v) {
+  long round = reinterpret_cast<long>(v);
+  if (round < 4) {
+    pthread_setspecific(g_late_key, reinterpret_cast<void*>(round + 1));
+    return;
+  }
+  void* volatile p = malloc(100);  // the thread's first malloc, in round 4
+  free(p);
+}
+
+int case_keyfirst(int nthreads) {
+  void* volatile warm = malloc(10);  // the allocator's key gets the lower index
+  free(warm);
+  if (pthread_key_create(&g_late_key, late_dtor) != 0) die("pthread_key_create");
+  long base = rss_kib();
+  for (int i = 0; i < nthreads; ++i) {
+    pthread_t t;
+    pthread_create(&t, nullptr, [](void*) -> void* {
+      pthread_setspecific(g_late_key, reinterpret_cast<void*>(1L));
+      return nullptr;
+    }, nullptr);
+    pthread_join(t, nullptr);
+  }
+  long grown = rss_kib() - base;
+  printf("keyfirst: %d threads, RSS grew %ld KiB\n", nthreads, grown);
+  if (grown > 32 * 1024) die("RSS grew by more than 32 MiB: caches set up in the last destructor round leak");
+  printf("keyfirst ok\n");
+  return 0;
+}
+
 // 6. A double free of a small block (a bug in the program) must not hang the
 // thread at exit: the allocator reports corruption and aborts.
 int case_double_free_exit() {
@@ -249,8 +282,9 @@ int main(int argc, char** argv) {
   if (!strcmp(c, "sigwait")) return case_sigwait();
   if (!strcmp(c, "threads")) return case_threads();
   if (!strcmp(c, "keyrounds")) return case_keyrounds(n ? n : 20000);
+  if (!strcmp(c, "keyfirst")) return case_keyfirst(n ? n : 20000);
   if (!strcmp(c, "double_free_exit")) return case_double_free_exit();
   if (!strcmp(c, "fork_in_signal")) return case_fork_in_signal(n ? n : 2000);
-  fprintf(stderr, "usage: dropin_probe sigwait|threads|keyrounds [N]|double_free_exit|fork_in_signal [N]\n");
+  fprintf(stderr, "usage: dropin_probe sigwait|threads|keyrounds [N]|keyfirst [N]|double_free_exit|fork_in_signal [N]\n");
   return 2;
 }

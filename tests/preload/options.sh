@@ -36,6 +36,10 @@ for v in yes 2; do
   check "HAKOZUNA_BACKGROUND_PURGE=$v" "^hakozuna: ignoring HAKOZUNA_BACKGROUND_PURGE=$v \(.+\): using 1$"
   check "HAKOZUNA_STATS=$v" "^hakozuna: ignoring HAKOZUNA_STATS=$v \(.+\): using 0$"
 done
+# A value with a newline still gives one line (no forged "hakozuna:" line).
+check "HAKOZUNA_ARENA_SIZE=$(printf '1G\nhakozuna: fake')" \
+  '^hakozuna: ignoring HAKOZUNA_ARENA_SIZE=1G\?hakozuna: fake \(.+\): using 256G$'
+check "HAKOZUNA_ARENA_SIZE=$(printf 'x%.0s' {1..100})" '^hakozuna: ignoring HAKOZUNA_ARENA_SIZE=x{64}\.\.\. \('
 check HAKOZUNA_ARENASIZE=1G "^hakozuna: ignoring unknown variable HAKOZUNA_ARENASIZE"
 check HAKOZUNA_PURGE_DELAY=100 "^hakozuna: ignoring unknown variable HAKOZUNA_PURGE_DELAY"
 for good in HAKOZUNA_ARENA_SIZE=512M HAKOZUNA_ARENA_SIZE=4g HAKOZUNA_ARENA_SIZE=16M \
