@@ -41,6 +41,10 @@ constexpr size_t kBytesPerPage = kPageSize + sizeof(uint32_t) + sizeof(RunMeta);
 
 struct Reservation {
   size_t max_pages = 0;  // the regions were placed with room to grow to this
+  // Bytes mapped of each side array. They may cover more than npages: a
+  // shrink unmaps data only, since free() reads tags (and reclaim meta)
+  // without the lock, possibly with a size loaded before the shrink.
+  size_t tags_mapped = 0, meta_mapped = 0;
   // The last extension refused (at this size, this RLIMIT_AS and room): not
   // promised again by pages_available() while nothing got better.
   size_t refused_at = 0, refused_pages = 0, refused_limit = 0, refused_room = 0;
@@ -54,6 +58,17 @@ size_t meta_bytes(size_t pages) { return round_up(pages * sizeof(RunMeta), kGrai
 size_t pages_for(size_t bytes) {
   if (bytes <= 2 * kGrain) return 0;
   return (bytes - 2 * kGrain) / kBytesPerPage / kArenaGrowPages * kArenaGrowPages;
+}
+// Most pages (whole grow chunks) the reservation can grow by from cur pages
+// with bytes of new mappings: where the side arrays are mapped already (left
+// by a shrink), a page costs its data only.
+size_t pages_for_growth(size_t cur, size_t bytes) {
+  size_t covered = g_res.tags_mapped / sizeof(uint32_t);
+  if (g_res.meta_mapped / sizeof(RunMeta) < covered) covered = g_res.meta_mapped / sizeof(RunMeta);
+  size_t cheap = covered > cur ? covered - cur : 0;
+  size_t more = bytes >> kPageShift;
+  if (more > cheap) more = cheap + pages_for(bytes - (cheap << kPageShift));
+  return more / kArenaGrowPages * kArenaGrowPages;
 }
 
 // "hakozuna: arena <what><bytes>[ (limit <bytes>)]" on stderr, without allocating.
@@ -93,22 +108,25 @@ Hints pick_hints(size_t max_pages) {
           reinterpret_cast<void*>(base + data_span + tags_span)};
 }
 
-// Extends the three regions in place to target pages; all or nothing.
+// Extends the three regions in place to target pages (each side array only
+// past what is mapped of it already); all or nothing.
 bool try_extend(size_t target) {
   size_t cur = g_arena.npages;
   if (target <= cur) return true;
   char* data = reinterpret_cast<char*>(g_pagemap.base);
   char* tags = reinterpret_cast<char*>(g_pagemap.tags);
   char* meta = reinterpret_cast<char*>(g_arena.meta);
-  size_t t0 = tags_bytes(cur), t1 = tags_bytes(target), m0 = meta_bytes(cur), m1 = meta_bytes(target);
-  bool t_ok = t1 == t0 || os::reserve_at(tags + t0, t1 - t0);
-  bool m_ok = t_ok && (m1 == m0 || os::reserve_at(meta + m0, m1 - m0));
+  size_t t0 = g_res.tags_mapped, t1 = tags_bytes(target), m0 = g_res.meta_mapped, m1 = meta_bytes(target);
+  bool t_ok = t1 <= t0 || os::reserve_at(tags + t0, t1 - t0);
+  bool m_ok = t_ok && (m1 <= m0 || os::reserve_at(meta + m0, m1 - m0));
   bool d_ok = m_ok && os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift);
   if (!d_ok) {
     if (m_ok && m1 > m0) os::release(meta + m0, m1 - m0);
     if (t_ok && t1 > t0) os::release(tags + t0, t1 - t0);
     return false;
   }
+  if (t1 > t0) g_res.tags_mapped = t1;
+  if (m1 > m0) g_res.meta_mapped = m1;
   if (options::get().hugepages) os::advise_hugepages(data + (cur << kPageShift), (target - cur) << kPageShift);
   // Side arrays first, size last: a reader that sees the new size finds them mapped.
   __atomic_store_n(&g_arena.npages, target, __ATOMIC_RELEASE);
@@ -131,7 +149,7 @@ bool extend(size_t want, size_t least) {
   if (target > cap) target = cap;
   os::AddressSpace as = os::address_space();
   if (as.room != os::kUnlimited) {
-    size_t afford = cur + pages_for(as.room / 2);
+    size_t afford = cur + pages_for_growth(cur, as.room / 2);
     if (target > afford) target = afford;
   }
   if (target < least) target = least;
@@ -151,7 +169,7 @@ size_t reachable(bool with_refusal) {
   if (cur >= cap) return cap;
   size_t more = cap - cur;
   os::AddressSpace as = os::address_space();
-  if (as.room != os::kUnlimited && pages_for(as.room) < more) more = pages_for(as.room);
+  if (as.room != os::kUnlimited && pages_for_growth(cur, as.room) < more) more = pages_for_growth(cur, as.room);
   if (with_refusal && g_res.refused_at == cur && g_res.refused_limit == as.limit && as.room <= g_res.refused_room &&
       more >= g_res.refused_pages)
     more = g_res.refused_pages - 1;
@@ -260,6 +278,39 @@ bool grow(size_t n) {
   return true;
 }
 
+// Under RLIMIT_AS the program needs address space for its own mappings
+// (thread stacks, mmap), so free space at the end of the reservation goes
+// back: the whole grow chunks of the free span ending at top, if idle for
+// min_age_ms and starting at or below at_or_below, and what lies past top.
+// Data only (see Reservation); the reservation keeps kArenaReserveMin and
+// later grows in place again. Returns the dirty bytes unmapped.
+size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~size_t{0}) {
+  size_t top = g_heap.top;
+  if (top == 0 || meta_of(top - 1)->state != kSpanFree) return 0;
+  size_t start = top - meta_of(top - 1)->npages;
+  RunMeta* m = meta_of(start);
+  size_t cut = round_up(start, kArenaGrowPages);
+  if (cut < (kArenaReserveMin >> kPageShift)) cut = kArenaReserveMin >> kPageShift;
+  if (start > at_or_below || cut + kArenaGrowPages > top || now_ms - m->since_ms < min_age_ms) return 0;
+  if (os::address_space_limit() == os::kUnlimited) return 0;  // only then: no cost otherwise
+  list_remove(m);
+  if (cut > start) {
+    set_span(start, cut - start, kSpanFree, m->dirty);  // since_ms stays
+    list_insert(m);
+  }
+  size_t dirty = m->dirty ? (top - cut) << kPageShift : 0;
+  size_t old = g_arena.npages;
+  g_heap.top = cut;
+  // Size before the unmap: a free racing with this, of a pointer past cut
+  // (invalid: nothing there is in use), sees the new size or a zero tag, and
+  // never reaches the data.
+  __atomic_store_n(&g_pagemap.size, cut << kPageShift, __ATOMIC_RELEASE);
+  __atomic_store_n(&g_arena.npages, cut, __ATOMIC_RELEASE);
+  os::release(page_addr(cut), (old - cut) << kPageShift);
+  if (options::get().verbose) say("shrank to ", cut << kPageShift, 0);
+  return dirty;
+}
+
 void note_peak() {
   size_t mapped = g_heap.in_use + g_heap.dirty_free;
   if (mapped > g_heap.mapped_peak) g_heap.mapped_peak = mapped;
@@ -294,6 +345,8 @@ bool init() {
     }
     g_arena.meta = static_cast<RunMeta*>(meta);
     g_arena.npages = npages;
+    g_res.tags_mapped = tags_bytes(npages);
+    g_res.meta_mapped = meta_bytes(npages);
     // Transparent huge pages: fewer TLB misses, but purging a partly used
     // 2 MiB page splits it, and RSS grows in 2 MiB steps. Off by default.
     if (opt.hugepages) os::advise_hugepages(data, size);
@@ -350,13 +403,19 @@ void free_span(RunMeta* m) {
   LockGuard g(g_heap.lock);
   g_heap.in_use -= n;
   insert_free(page, n, dirty);
+  // Purged already: its address space need not wait for the decay either
+  // (which may not run again: no dirty memory is left to wake it).
+  if (!dirty) shrink_tail(0, 0, page);
   note_peak();
 }
 
 size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
-  size_t purged = 0;
   LockGuard g(g_heap.lock);
-  if (g_heap.dirty_free == 0) return 0;
+  size_t purged = shrink_tail(now_ms, min_age_ms);
+  if (g_heap.dirty_free == 0) {
+    stats::add(stats::kPurgedBytes, purged);
+    return purged;
+  }
   auto purge_list = [&](RunMeta* head) {
     for (RunMeta* m = head; m; m = m->next) {
       if (!m->dirty || now_ms - m->since_ms < min_age_ms) continue;

@@ -53,7 +53,9 @@ struct RunMeta {
 
 // The reservation grows in place (pages, tags and meta each extended at their
 // end), so base, tags and meta never move and are read without locks; npages
-// and g_pagemap.size only grow (release stores, under the page-heap lock).
+// and g_pagemap.size change by release stores under the page-heap lock. Under
+// RLIMIT_AS they also shrink (free data at the end is unmapped), but tags and
+// meta stay mapped: a reader holding an older, larger size still reads them.
 struct ArenaState {
   RunMeta* meta = nullptr;  // one per page
   size_t npages = 0;        // reserved pages
@@ -78,7 +80,8 @@ RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed);
 // Gives a span back; spans of kPurgeOnFreeBytes or more are purged at once.
 void free_span(RunMeta* m);
 // Purges dirty free spans that have been idle for at least min_age_ms
-// (0: all of them). Returns bytes purged.
+// (0: all of them); under RLIMIT_AS also unmaps such a span at the end of the
+// reservation. Returns bytes purged.
 size_t purge(uint32_t now_ms, uint32_t min_age_ms);
 // Pages the arena may still hand out (below its limit, free or fresh, counting
 // what the reservation could still grow by under RLIMIT_AS).

@@ -78,13 +78,17 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
 // their delay, or lists that arrived since a shard's last reclaim.
 bool decay_pending() {
   if (arena::usage().dirty_free_bytes) return true;
+  if (!g_decay_lock.try_lock()) return true;  // a pass is running: ask again later
+  bool pending = false;
   for (unsigned s = 0; s < kShards; ++s) {
     Shard& sh = g_shards[s];
-    if (sh.events.load(std::memory_order_relaxed) != sh.decay_reclaimed) return true;
-    for (unsigned c = 1; c < kNumClasses; ++c)
-      if (sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed)) return true;
+    pending = sh.events.load(std::memory_order_relaxed) != sh.decay_reclaimed;
+    for (unsigned c = 1; c < kNumClasses && !pending; ++c)
+      pending = sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed);
+    if (pending) break;
   }
-  return false;
+  g_decay_lock.unlock();
+  return pending;
 }
 
 void decay_pass() {
@@ -183,7 +187,8 @@ size_t reclaim_shard(unsigned s, bool wait) {
     sort_into_runs(s, drained, &touched);
     sort_into_runs(s, sh.stash[c].drain(), &touched);
     sort_into_runs(s, sh.central[c].drain(), &touched);
-    for (RunMeta* r = touched; r; r = r->touched) {
+    for (RunMeta* r = touched, *next; r; r = next) {
+      next = r->touched;  // r may be released below, and carved again at once elsewhere
       r->in_pass = 0;
       if (r->nfree == r->carved) {
         if (r->partial) partial_unlink(sh, c, r);

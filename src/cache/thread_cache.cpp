@@ -515,7 +515,7 @@ ThreadCache* thread_setup() {
     front->real = tc;
   }
   init_cache(tc);
-  front->tid = gettid();
+  __atomic_store_n(&front->tid, static_cast<int>(gettid()), __ATOMIC_RELAXED);
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;
   t_dead = 0;
@@ -577,9 +577,10 @@ void sweep_gone_threads() {
     LockGuard g(g_pool_lock);
     pid_t pid = getpid();
     for (ThreadCache* c = g_live; c && n < 16; c = c->next_live) {
-      if (c->tid == 0 || c->tid == gettid()) continue;
-      if (syscall(SYS_tgkill, pid, c->tid, 0) == 0 || errno != ESRCH) continue;
-      c->tid = 0;
+      int tid = __atomic_load_n(&c->tid, __ATOMIC_RELAXED);
+      if (tid == 0 || tid == gettid()) continue;
+      if (syscall(SYS_tgkill, pid, tid, 0) == 0 || errno != ESRCH) continue;
+      __atomic_store_n(&c->tid, 0, __ATOMIC_RELAXED);
       gone[n++] = c;
     }
   }
@@ -591,7 +592,7 @@ void sweep_gone_threads() {
 void thread_teardown(ThreadCache* front) {
   t_cache = &g_empty_cache;
   t_dead = 1;
-  front->tid = 0;
+  __atomic_store_n(&front->tid, 0, __ATOMIC_RELAXED);  // read by sweeps under the pool lock
   release_cache(front);
 }
 
@@ -645,7 +646,7 @@ void fork_child() {
   // Only this thread exists in the child: other caches are unreachable.
   ThreadCache* me = t_cache->live ? t_cache : nullptr;
   g_live = me;
-  if (me) me->tid = gettid();  // the sweep must not take the child's own cache
+  if (me) __atomic_store_n(&me->tid, static_cast<int>(gettid()), __ATOMIC_RELAXED);  // the sweep must not take the child's own cache
   if (me) {
     me->prev_live = nullptr;
     me->next_live = me->real != me ? me->real : nullptr;

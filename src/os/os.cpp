@@ -66,6 +66,12 @@ size_t backable_bytes() {
   return (static_cast<size_t>(si.totalram) + si.totalswap) * si.mem_unit;
 }
 
+size_t address_space_limit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kUnlimited;
+  return static_cast<size_t>(rl.rlim_cur);
+}
+
 AddressSpace address_space() {
   struct rlimit rl;
   if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return {kUnlimited, kUnlimited};

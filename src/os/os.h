@@ -31,6 +31,8 @@ struct AddressSpace {
 };
 constexpr size_t kUnlimited = ~size_t{0};
 AddressSpace address_space();
+// Just the soft RLIMIT_AS (kUnlimited when none): one syscall, no /proc read.
+size_t address_space_limit();
 // 64 random bits (arena placement); never fails, never blocks.
 uint64_t random_u64();
 

@@ -14,8 +14,9 @@ namespace hz {
 
 struct PagemapState {
   uintptr_t base = 0;   // arena start (0 until initialised: nothing is ours)
-  uintptr_t size = 0;   // reserved bytes; an offset >= size is not ours. Only
-                        // grows (in place: base and tags never move)
+  uintptr_t size = 0;   // reserved bytes; an offset >= size is not ours. Grows in
+                        // place (base and tags never move); under RLIMIT_AS a
+                        // free tail may be cut off again (tags stay mapped)
   uint32_t* tags = nullptr;
 };
 extern PagemapState g_pagemap;

@@ -3,9 +3,14 @@
 add_executable(hz_rlimit_grow ${HZ_PRELOAD_DIR}/rlimit_grow.c)
 target_compile_options(hz_rlimit_grow PRIVATE -fno-builtin)
 target_link_libraries(hz_rlimit_grow PRIVATE Threads::Threads)
+# ... and gives free address space back, so the program's own mmaps fit.
+add_executable(hz_rlimit_shrink ${HZ_PRELOAD_DIR}/rlimit_shrink.c)
+target_compile_options(hz_rlimit_shrink PRIVATE -fno-builtin)
+target_link_libraries(hz_rlimit_shrink PRIVATE Threads::Threads)
 
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
 hz_preload_test(rlimit.grow rlimit_grow.sh $<TARGET_FILE:hz_rlimit_grow>)
+hz_preload_test(rlimit.shrink rlimit_shrink.sh $<TARGET_FILE:hz_rlimit_shrink>)
 hz_preload_test(rlimit.sort rlimit_under.sh 800000 rlimit_sort.sh)
 hz_preload_test(rlimit.python rlimit_under.sh 800000 python_dict.sh)
 hz_preload_test(rlimit.git rlimit_under.sh 800000 git_repo.sh)
