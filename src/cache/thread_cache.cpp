@@ -183,8 +183,12 @@ bool refill_shared(ThreadCache* tc, unsigned cls) {
 // free blocks pile up in the shards of owners that are not allocating just
 // then while the others carve fresh runs, and the heap never shrinks back.
 bool borrow(ThreadCache* tc, unsigned cls) {
-  for (unsigned i = 1; i < kShards; ++i) {
-    unsigned s = (tc->shard + i) % kShards;
+  // Start where the last borrow succeeded: each shard looked at costs cache
+  // misses on lines other threads write.
+  const unsigned start = tc->borrow_hint;
+  for (unsigned i = 0; i < kShards; ++i) {
+    unsigned s = (start + i) % kShards;
+    if (s == tc->shard) continue;
     Shard& o = g_shards[s];
     if (!has_shared(o, cls) || !o.excl.try_lock()) continue;
     FreeBlock* chain = o.drained[cls].exchange(nullptr, std::memory_order_relaxed);
@@ -193,6 +197,7 @@ bool borrow(ThreadCache* tc, unsigned cls) {
     if (!chain) chain = partial_take(o, cls);
     o.excl.unlock();
     if (!chain) continue;
+    tc->borrow_hint = s;
     stats::add(stats::kBorrow, 1);
     Shard& sh = g_shards[tc->shard];
     if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);

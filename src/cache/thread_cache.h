@@ -30,6 +30,7 @@ struct ThreadCache {
   Spill spill;
   uint32_t flush_epoch;  // last budget::g_flush_epoch honoured
   size_t carved_bytes;   // carved from new runs by this thread (borrow's threshold)
+  unsigned borrow_hint;  // the shard the last borrow took from
   int tid;               // front of a thread's cache: its kernel thread id (0: none)
   uint64_t n_alloc, n_free, n_remote;  // counting fronts only
   ThreadCache* next_live;

@@ -35,8 +35,10 @@ struct alignas(64) Shard {
   // same idle lists again, would be wasted work.
   std::atomic<uint32_t> events{0};
   uint32_t decay_seen = 0;       // events at the previous decay tick
-  uint32_t decay_reclaimed = ~0u;  // events when the decay last reclaimed
-  std::atomic<uint32_t> trim_seen{~0u};  // events when malloc_trim last reclaimed
+  // Zero at start like everything here, so that the shards live in .bss: a
+  // shard nobody used has nothing to reclaim.
+  uint32_t decay_reclaimed = 0;  // events when the decay last reclaimed
+  std::atomic<uint32_t> trim_seen{0};  // events when malloc_trim last reclaimed
   // Set by remote frees published to this shard (read-mostly: set only when
   // clear), cleared by the reclaim that will see them: malloc_trim skips
   // shards with nothing new.
