@@ -80,9 +80,8 @@ void say(const char* what, size_t bytes, size_t limit) {
   };
   auto num = [&](size_t v) {
     char d[24];
-    int k = 0;
-    do d[k++] = static_cast<char>('0' + v % 10); while (v /= 10);
-    while (k && n + 2 < sizeof buf) buf[n++] = d[--k];
+    size_t k = format_u64(d, v);
+    for (size_t i = 0; i < k && n + 2 < sizeof buf; ++i) buf[n++] = d[i];
   };
   put("hakozuna: arena "), put(what), num(bytes);
   if (limit) put(" (limit "), num(limit), put(")");

@@ -351,6 +351,21 @@ void init_cache(ThreadCache* tc) {
   tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
 }
 
+// A block of cls from tc's bin, refilling it first if empty.
+void* pop_or_refill(ThreadCache* tc, unsigned cls) {
+  Bin& b = tc->bins[cls];
+  if (!b.head) refill(tc, cls);
+  FreeBlock* blk = b.head;
+  if (HZ_UNLIKELY(!blk)) {
+    stats::add(stats::kAllocFailed, 1);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  b.head = blk->next;
+  b.count--;
+  return blk;
+}
+
 // A thread whose cache is torn down may still allocate: later rounds of
 // pthread key destructors, or thread_local destructors that run after ours.
 // A cache made for it now would never be torn down (glibc's rounds end), so
@@ -371,17 +386,7 @@ HZ_NOINLINE void* alloc_after_teardown(unsigned cls) {
     g_orphan = tc;
   }
   g_orphan->n_alloc += stats::counting();
-  Bin& b = g_orphan->bins[cls];
-  if (!b.head) refill(g_orphan, cls);
-  FreeBlock* blk = b.head;
-  if (HZ_UNLIKELY(!blk)) {
-    stats::add(stats::kAllocFailed, 1);
-    errno = ENOMEM;
-    return nullptr;
-  }
-  b.head = blk->next;
-  b.count--;
-  return blk;
+  return pop_or_refill(g_orphan, cls);
 }
 
 }  // namespace
@@ -402,17 +407,7 @@ void* alloc_refill(unsigned cls) {
     tc->n_alloc++;
     tc = tc->real;
   }
-  Bin& b = tc->bins[cls];
-  if (!b.head) refill(tc, cls);
-  FreeBlock* blk = b.head;
-  if (HZ_UNLIKELY(!blk)) {
-    stats::add(stats::kAllocFailed, 1);
-    errno = ENOMEM;
-    return nullptr;
-  }
-  b.head = blk->next;
-  b.count--;
-  return blk;
+  return pop_or_refill(tc, cls);
 }
 
 void flush_bin(ThreadCache* tc, unsigned cls) {

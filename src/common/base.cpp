@@ -17,6 +17,17 @@ void write_stderr(const char* s) {
   }
 }
 
+size_t format_u64(char* out, uint64_t v) {
+  char d[20];
+  size_t n = 0;
+  do {
+    d[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; ++i) out[i] = d[n - 1 - i];
+  return n;
+}
+
 void format_ptr(char* buf, size_t cap, const char* prefix, const void* p, const char* suffix) {
   size_t i = 0;
   auto put = [&](char c) {

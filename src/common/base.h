@@ -17,6 +17,9 @@ namespace hz {
 
 // Writes to stderr without allocating (safe inside malloc).
 void write_stderr(const char* s);
+// Writes v in decimal to out (at least 20 bytes, not terminated); returns
+// the number of digits.
+size_t format_u64(char* out, uint64_t v);
 // Formats "<prefix><hex pointer><suffix>" into buf without allocating.
 void format_ptr(char* buf, size_t cap, const char* prefix, const void* p, const char* suffix);
 // Prints "hakozuna: <msg>" and aborts.

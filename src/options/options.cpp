@@ -48,15 +48,8 @@ struct Line {
   }
   void put_u64(uint64_t v) {
     char d[24];
-    int n = 0;
-    do {
-      d[n++] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v);
-    while (n) {
-      char c[2] = {d[--n], 0};
-      put(c);
-    }
+    d[format_u64(d, v)] = 0;
+    put(d);
   }
   void emit() {
     buf[len++] = '\n';

@@ -32,12 +32,8 @@ void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
   for (const char* s = name; *s; ++s) put(*s);
   put('=');
   char d[24];
-  int n = 0;
-  do {
-    d[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n) put(d[--n]);
+  size_t n = format_u64(d, v);
+  for (size_t i = 0; i < n; ++i) put(d[i]);
   buf[len] = '\0';
 }
 }  // namespace
