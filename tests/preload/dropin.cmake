@@ -30,3 +30,6 @@ add_test(NAME preload.dropin.rlimit_refill
   COMMAND prlimit --as=204800000 -- env LD_PRELOAD=$<TARGET_FILE:hakozuna> $<TARGET_FILE:hz_dropin_rlimit>)
 set_tests_properties(preload.dropin.rlimit_refill PROPERTIES TIMEOUT 60 LABELS preload
   PASS_REGULAR_EXPRESSION "rlimit_refill ok")
+
+# stress-ng: malloc stressor (with malloc_trim in its loop) and thread churn.
+hz_preload_test(stress_ng stress_ng.sh)
