@@ -99,7 +99,7 @@ TEST(Reach, RemoteOnlyFreesAreReturned) { remote_only_round(150); }
 // frees must wake it (a lost wake-up would keep this RSS for good).
 TEST(Reach, ThePurgerWakesAgainAfterSleeping) {
   remote_only_round(80);
-  usleep(3 * kDelayMs * 1000);  // nothing pending: the purger goes to sleep
+  usleep(2 * kDelayMs * 1000);  // nothing pending: the purger goes to sleep within a tick
   remote_only_round(80);
 }
 
