@@ -519,9 +519,13 @@ ThreadCache* thread_setup() {
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;
   t_dead = 0;
+  // Only when there are more thread caches than threads (one read of
+  // /proc/self/status) is the live list walked: a process with thousands of
+  // threads must not pay a system call per thread at every 16th set-up.
   if (g_setups.fetch_add(1, std::memory_order_relaxed) % 16 == 15) {
     int saved = errno;
-    sweep_gone_threads();
+    unsigned threads = os::thread_count();
+    if (threads != 0 && g_live_threads.load(std::memory_order_relaxed) > threads) sweep_gone_threads();
     errno = saved;
   }
   stats::add(stats::kThreadInit, 1);

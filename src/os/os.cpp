@@ -1,5 +1,7 @@
 #include "os/os.h"
 
+#include <string.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -89,6 +91,27 @@ AddressSpace address_space() {
     used = pages * static_cast<size_t>(sysconf(_SC_PAGESIZE));
   }
   return {limit, limit > used ? limit - used : 0};
+}
+
+unsigned thread_count() {
+  // "Threads:\t<n>" of /proc/self/status, read with raw syscalls (an
+  // interposed open() might allocate). 0 when unknown.
+  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[4096];
+  long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+  syscall(SYS_close, fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  for (char* p = buf; (p = strstr(p, "Threads:")) != nullptr; ++p) {
+    if (p != buf && p[-1] != '\n') continue;
+    unsigned v = 0;
+    for (p += 8; *p == ' ' || *p == '\t'; ++p) {
+    }
+    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<unsigned>(*p - '0');
+    return v;
+  }
+  return 0;
 }
 
 uint64_t random_u64() {

@@ -21,6 +21,8 @@ void advise_hugepages(void* p, size_t size);
 // A coarse monotonic clock in milliseconds (wraps after 49 days; compare by
 // subtraction).
 uint32_t now_ms();
+// Threads in this process (from /proc/self/status), 0 when unknown.
+unsigned thread_count();
 // Physical memory plus swap: a request above it can never be backed.
 size_t backable_bytes();
 
