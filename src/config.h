@@ -85,9 +85,10 @@ inline constexpr size_t kRemoteGroupMaxBytes = 64 << 10;  // ... or this many by
 inline constexpr size_t kRemoteStashMaxBytes = 1 << 20;   // all groups: publish everything
 
 // S112 full-drain exchange with TLS spill: drained remainders are kept in the
-// thread (spill_array, then spill_overflow) instead of being pushed back.
+// thread's spill array, then in the shard (Shard::drained), instead of being
+// pushed back.
 // Off: the pre-S112 bounded drain, which takes a batch and pushes the rest
-// back (walking it to its tail).
+// back (finding its tail by hopping batch headers).
 #ifndef HZ_S112_FULL_DRAIN
 #define HZ_S112_FULL_DRAIN 1
 #endif

@@ -136,7 +136,7 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
   }
   if (chain) {
     sh.drained[cls].store(chain, std::memory_order_relaxed);
-    stats::add(stats::kSpillOverflowSet, 1);
+    stats::add(stats::kDrainedSet, 1);
   }
 }
 

@@ -30,7 +30,7 @@ enum Counter : unsigned {
   kCentralDrain,     // central list drains (one atomic_exchange each)
   kPartialTake,      // refills from a run that reclaim sorted (partial list)
   kBorrow,           // refills that borrowed a batch from another shard instead of growing
-  kSpillOverflowSet, // drained remainders kept whole in spill_overflow
+  kDrainedSet,       // drain remainders kept whole in the shard (Shard::drained)
   kRemoteFlush,      // remote-stash groups flushed
   kRemoteFlushBlocks,// blocks in those groups
   kOwnerExclWait,    // OwnerExcl acquisitions that had to wait
@@ -49,7 +49,7 @@ enum Counter : unsigned {
 
 inline constexpr const char* kCounterNames[kNumCounters] = {
     "alloc", "free", "remote_free", "large_alloc", "large_free", "refill", "central_push", "run_new",
-    "run_release", "stash_push", "stash_exchange", "central_drain", "partial_take", "borrow", "spill_overflow_set", "remote_flush",
+    "run_release", "stash_push", "stash_exchange", "central_drain", "partial_take", "borrow", "drained_set", "remote_flush",
     "remote_flush_blocks", "owner_excl_wait", "thread_init", "thread_exit", "arena_grow",
     "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "reclaim_segments", "steal", "alloc_failed"};
 
