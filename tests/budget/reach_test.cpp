@@ -1,5 +1,5 @@
 // Free memory is reachable from everywhere (issue 8, points 1-2). Runs with
-// HAKOZUNA_ARENA_SIZE=256M and the default 500 ms decay. While waiting for the
+// HAKOZUNA_PURGE_DELAY_MS=1000 (reach_enomem_test has the arena limit). While waiting for the
 // decay the test itself makes no allocator call (RSS is read with open/read),
 // so only the allocator's own background work can give memory back.
 #include <gtest/gtest.h>
@@ -30,7 +30,9 @@ size_t rss_bytes() {  // no malloc: fopen would allocate
   return static_cast<size_t>(strtol(p, nullptr, 10)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-constexpr int kDelayMs = 500;
+// The decay delay the test runs with (ctest sets 1000 ms: a loaded CI machine
+// keeps a margin; the assertion is "within twice the delay" either way).
+const int kDelayMs = getenv("HAKOZUNA_PURGE_DELAY_MS") ? atoi(getenv("HAKOZUNA_PURGE_DELAY_MS")) : 500;
 
 // Waits up to twice the decay delay for RSS to fall below limit; returns RSS.
 size_t wait_rss_below(size_t limit) {
@@ -132,41 +134,6 @@ TEST(Reach, WhatAThreadKeepsGoesBackWhileItIdles) {
   t.join();
   EXPECT_LT(now, base + (peak - base) / 10) << "RSS " << (now >> 20) << " MiB; peak " << (peak >> 20) << " MiB";
   printf("idle thread: peak %zu MiB, after the decay %zu MiB\n", peak >> 20, now >> 20);
-}
-
-// Point 2: with a 256 MiB arena, a live but idle worker holding 200 MB of
-// free blocks must not make malloc(100M) in another thread fail, nor may
-// malloc_trim be needed for it.
-TEST(Reach, NoEnomemWhileAnIdleThreadHoldsFreeMemory) {
-  for (size_t size : {size_t{64}, size_t{1000}}) {
-    const size_t n = (size_t{200} << 20) / size;
-    std::vector<void*> blocks(n);
-    std::atomic<int> stage{0};
-    Parked park;
-    std::thread worker([&] {
-      for (auto& p : blocks) {
-        p = malloc(size);
-        ASSERT_NE(p, nullptr);
-        memset(p, 1, size);
-      }
-      for (void* p : blocks) free(p);
-      void* few[300];
-      for (auto& p : few) p = malloc(size);
-      for (void* p : few) free(p);
-      stage = 1;
-      park.wait();
-    });
-    while (stage.load() < 1) usleep(1000);
-    for (int i = 0; i < 3; ++i) {
-      void* big = malloc(size_t{100} << 20);
-      EXPECT_NE(big, nullptr) << "malloc(100M) failed (" << strerror(errno) << ") on attempt " << i
-                              << " after blocks of " << size << " B";
-      if (big) memset(big, 2, size_t{100} << 20);
-      free(big);
-    }
-    park.release();
-    worker.join();
-  }
 }
 
 }  // namespace
