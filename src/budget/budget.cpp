@@ -26,6 +26,7 @@ namespace {
 constinit uint32_t g_delay_ms = kPurgeDelayMsDefault;
 constinit bool g_background = true;
 constinit std::atomic<bool> g_purger_started{false};
+constinit std::atomic<uint32_t> g_purger_retry_ms{0};  // no new attempt before this
 constinit std::atomic<uint32_t> g_next_decay_ms{0};
 constinit SpinLock g_decay_lock;
 
@@ -143,11 +144,16 @@ void wake_purger() {
 }
 
 // A background purger only where threads already exist: creating the first
-// extra thread would end glibc's single-threaded fast paths.
+// extra thread would end glibc's single-threaded fast paths. pthread_create
+// allocates (the new thread's DTV): callers must be at a point where this
+// thread's cache is consistent, never in the middle of a refill or a flush.
 void ensure_purger() {
-  if (!g_background || g_purger_started.load(std::memory_order_relaxed) || live_thread_count() <= 1 ||
-      g_purger_started.exchange(true))
-    return;
+  if (!g_background || g_purger_started.load(std::memory_order_relaxed) || live_thread_count() <= 1) return;
+  // After a failed pthread_create (EAGAIN under a thread limit), retry a
+  // second later, not at every free.
+  uint32_t now = os::now_ms();
+  if (static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0) return;
+  if (g_purger_started.exchange(true)) return;
   pthread_t t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -158,8 +164,14 @@ void ensure_purger() {
   sigset_t all;
   sigfillset(&all);
   pthread_attr_setsigmask_np(&attr, &all);
-  if (pthread_create(&t, &attr, purger_main, nullptr) != 0) g_purger_started.store(false);
+  bool created = pthread_create(&t, &attr, purger_main, nullptr) == 0;
+  // Frees the sigmask's storage through us: g_purger_started must still be
+  // set then, or that free would try to start the purger again, recursively.
   pthread_attr_destroy(&attr);
+  if (!created) {
+    g_purger_retry_ms.store(now + 1000, std::memory_order_relaxed);
+    g_purger_started.store(false);
+  }
 }
 
 }  // namespace
@@ -267,10 +279,9 @@ void note_idle_memory() {
   wake_purger();
 }
 
-void note_remote_frees() {
-  ensure_purger();
-  wake_purger();
-}
+void note_remote_frees() { wake_purger(); }
+
+void ensure_background() { ensure_purger(); }
 
 size_t trim() {
   // The caller's own bins and spill are bounded and about to be reused (glibc

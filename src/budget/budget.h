@@ -42,9 +42,14 @@ extern std::atomic<uint32_t> g_flush_epoch;
 // purger in multi-threaded processes.
 void note_idle_memory();
 
-// Remote frees were handed to their owners: the background purger (started
-// if need be) must see them even if no thread calls the allocator again.
+// Remote frees were handed to their owners: wakes the background purger, so
+// that it sees them even if no thread calls the allocator again. Safe in the
+// middle of any slow path (a futex wake, nothing that allocates).
 void note_remote_frees();
+// Starts the background purger if the process has several threads. It
+// allocates (pthread_create): call only where the calling thread's cache is
+// consistent (the end of a free, never inside a refill).
+void ensure_background();
 
 // malloc_trim(0) / hz_trim(): everything that can go back now. Returns bytes
 // purged.

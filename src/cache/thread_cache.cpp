@@ -208,6 +208,9 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
   remote_stash_add(real->remote, b, cls, owner);
+  // Remote frees call no other slow path that would start the purger; here,
+  // after the free, the cache is consistent for pthread_create's allocation.
+  budget::ensure_background();
 }
 
 // ---- lifecycle ----

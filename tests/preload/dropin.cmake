@@ -33,3 +33,10 @@ set_tests_properties(preload.dropin.rlimit_refill PROPERTIES TIMEOUT 60 LABELS p
 
 # stress-ng: malloc stressor (with malloc_trim in its loop) and thread churn.
 hz_preload_test(stress_ng stress_ng.sh)
+
+# Stamping stress: borrowing workers, exiting threads, the purger, malloc_trim.
+add_executable(hz_stress_mix stress_mix.c)
+target_link_libraries(hz_stress_mix PRIVATE Threads::Threads)
+add_test(NAME preload.stress_mix
+  COMMAND env LD_PRELOAD=$<TARGET_FILE:hakozuna> $<TARGET_FILE:hz_stress_mix> 4 1 4)
+set_tests_properties(preload.stress_mix PROPERTIES TIMEOUT 90 LABELS preload PASS_REGULAR_EXPRESSION "^OK ")
