@@ -20,12 +20,12 @@
 namespace hz::budget {
 
 constinit std::atomic<uint32_t> g_flush_epoch{0};
+constinit std::atomic<bool> g_purger_started{false};
 
 namespace {
 
 constinit uint32_t g_delay_ms = kPurgeDelayMsDefault;
 constinit bool g_background = true;
-constinit std::atomic<bool> g_purger_started{false};
 constinit std::atomic<uint32_t> g_purger_retry_ms{0};  // no new attempt before this
 constinit std::atomic<uint32_t> g_next_decay_ms{0};
 constinit SpinLock g_decay_lock;
@@ -281,7 +281,7 @@ void note_idle_memory() {
 
 void note_remote_frees() { wake_purger(); }
 
-void ensure_background() { ensure_purger(); }
+void start_background() { ensure_purger(); }
 
 size_t trim() {
   // The caller's own bins and spill are bounded and about to be reused (glibc
