@@ -10,16 +10,17 @@
 // -fno-exceptions -fno-rtti; bad_alloc unwinds through these frames by their
 // asynchronous unwind tables (.eh_frame), which need no personality routine.
 #include <dlfcn.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <new>
 
 #include "hakozuna.h"
 
 extern "C" void* hz_memalign(size_t, size_t) noexcept;
+namespace hz {
+[[noreturn]] void fatal(const char* msg);  // common/base.h: "hakozuna: <msg>", abort
+}
 
 // std::get_new_handler, weak: non-null only when a C++ runtime is linked in
 // (used when none can be found with dlsym, e.g. -static-libstdc++).
@@ -69,9 +70,7 @@ void* no_runtime(std::size_t size, std::size_t align, bool nothrow) {
     h();
   }
   if (nothrow) return nullptr;
-  static const char kMsg[] = "hakozuna: out of memory in operator new (no C++ runtime to throw std::bad_alloc)\n";
-  [[maybe_unused]] ssize_t w = write(2, kMsg, sizeof kMsg - 1);
-  abort();
+  hz::fatal("out of memory in operator new (no C++ runtime to throw std::bad_alloc)");
 }
 
 [[gnu::cold, gnu::noinline]] void* new_failed(std::size_t size, std::size_t align, bool nothrow) {

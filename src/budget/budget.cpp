@@ -75,19 +75,23 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
   }
 }
 
+// Something for the decay to reclaim in a shard: owner-side traffic since its
+// last reclaim, remote frees waiting in its stash, or a drain's remainder.
+bool has_news(Shard& sh, uint32_t events) {
+  if (events != sh.decay_reclaimed) return true;
+  for (unsigned c = 1; c < kNumClasses; ++c)
+    if (sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed)) return true;
+  return false;
+}
+
 // Anything a later decay pass could still do: dirty free pages waiting for
-// their delay, or lists that arrived since a shard's last reclaim.
+// their delay, or news in a shard.
 bool decay_pending() {
   if (arena::usage().dirty_free_bytes) return true;
   if (!g_decay_lock.try_lock()) return true;  // a pass is running: ask again later
   bool pending = false;
-  for (unsigned s = 0; s < kShards; ++s) {
-    Shard& sh = g_shards[s];
-    pending = sh.events.load(std::memory_order_relaxed) != sh.decay_reclaimed;
-    for (unsigned c = 1; c < kNumClasses && !pending; ++c)
-      pending = sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed);
-    if (pending) break;
-  }
+  for (unsigned s = 0; s < kShards && !pending; ++s)
+    pending = has_news(g_shards[s], g_shards[s].events.load(std::memory_order_relaxed));
   g_decay_lock.unlock();
   return pending;
 }
@@ -100,11 +104,7 @@ void decay_pass() {
     bool quiet = ev == sh.decay_seen;
     sh.decay_seen = ev;
     if (!quiet) continue;
-    // Remote frees that arrived after the last reclaim count as news too.
-    bool news = ev != sh.decay_reclaimed;
-    for (unsigned c = 1; c < kNumClasses && !news; ++c)
-      news = sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed);
-    if (news && reclaim_shard(s, false) != kBusy) sh.decay_reclaimed = ev;
+    if (has_news(sh, ev) && reclaim_shard(s, false) != kBusy) sh.decay_reclaimed = ev;
   }
   arena::purge(os::now_ms(), g_delay_ms);
   g_decay_lock.unlock();

@@ -74,35 +74,37 @@ size_t address_space_limit() {
   return static_cast<size_t>(rl.rlim_cur);
 }
 
+namespace {
+// Reads a /proc file into buf (NUL-terminated) with raw syscalls: an
+// interposed open() might allocate. Returns the length, 0 on failure.
+size_t read_proc(const char* path, char* buf, size_t cap) {
+  long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  long n = syscall(SYS_read, fd, buf, cap - 1);
+  syscall(SYS_close, fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  return static_cast<size_t>(n);
+}
+}  // namespace
+
 AddressSpace address_space() {
   struct rlimit rl;
   if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return {kUnlimited, kUnlimited};
   size_t limit = static_cast<size_t>(rl.rlim_cur);
-  // The kernel compares total_vm (statm's first field) with the limit. Raw
-  // syscalls: an interposed open() might allocate.
-  size_t used = 0;
-  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    char buf[64];
-    long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
-    syscall(SYS_close, fd);
-    size_t pages = 0;
-    for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) pages = pages * 10 + static_cast<size_t>(buf[i] - '0');
-    used = pages * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  }
+  // The kernel compares total_vm (statm's first field) with the limit.
+  char buf[64];
+  size_t pages = 0;
+  if (read_proc("/proc/self/statm", buf, sizeof buf))
+    for (const char* p = buf; *p >= '0' && *p <= '9'; ++p) pages = pages * 10 + static_cast<size_t>(*p - '0');
+  size_t used = pages * static_cast<size_t>(sysconf(_SC_PAGESIZE));
   return {limit, limit > used ? limit - used : 0};
 }
 
 unsigned thread_count() {
-  // "Threads:\t<n>" of /proc/self/status, read with raw syscalls (an
-  // interposed open() might allocate). 0 when unknown.
-  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  // "Threads:\t<n>" of /proc/self/status; 0 when unknown.
   char buf[4096];
-  long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
-  syscall(SYS_close, fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (!read_proc("/proc/self/status", buf, sizeof buf)) return 0;
   for (char* p = buf; (p = strstr(p, "Threads:")) != nullptr; ++p) {
     if (p != buf && p[-1] != '\n') continue;
     unsigned v = 0;

@@ -6,31 +6,15 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "reach_util.h"
+
 namespace {
 
-// A thread that stays alive, making no allocator call, until released.
-struct Parked {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool go = false;
-  void wait() {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return go; });
-  }
-  void release() {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      go = true;
-    }
-    cv.notify_all();
-  }
-};
+using reach::Parked;
 
 // Point 2: with a 256 MiB arena, a live but idle worker holding 200 MB of
 // free blocks must not make malloc(100M) in another thread fail, nor may

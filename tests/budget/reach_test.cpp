@@ -3,32 +3,22 @@
 // decay the test itself makes no allocator call (RSS is read with open/read),
 // so only the allocator's own background work can give memory back.
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "reach_util.h"
+
 namespace {
 
-size_t rss_bytes() {  // no malloc: fopen would allocate
-  char buf[128];
-  int fd = open("/proc/self/statm", O_RDONLY);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n <= 0) abort();
-  buf[n] = 0;
-  char* p = buf;
-  strtol(p, &p, 10);
-  return static_cast<size_t>(strtol(p, nullptr, 10)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
+using reach::Parked;
+using reach::rss_bytes;
 
 // The decay delay the test runs with (ctest sets 1000 ms: a loaded CI machine
 // keeps a margin; the assertion is "within twice the delay" either way).
@@ -45,26 +35,16 @@ size_t wait_rss_below(size_t limit) {
   return now;
 }
 
-// A thread that stays alive, making no allocator call, until released.
-struct Parked {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool go = false;
-  void wait() {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return go; });
-  }
-  void release() {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      go = true;
-    }
-    cv.notify_all();
-  }
-};
+// Waits for RSS to fall below a tenth of what the program added between base
+// and peak, and checks that it did within twice the decay delay.
+void expect_rss_falls(size_t base, size_t peak, const char* what) {
+  size_t now = wait_rss_below(base + (peak - base) / 10);
+  EXPECT_LT(now, base + (peak - base) / 10) << what << ": RSS " << (now >> 20) << " MiB; peak " << (peak >> 20) << " MiB";
+  printf("%s: peak %zu MiB, after the decay %zu MiB\n", what, peak >> 20, now >> 20);
+}
 
 // Point 1: A allocates 150 MB of 256-byte blocks and parks; B frees all of
-// them and parks; nobody calls malloc again. Returns false on failure.
+// them and parks; nobody calls malloc again.
 void remote_only_round(size_t megabytes) {
   const size_t kBlocks = (megabytes << 20) / 256;
   std::vector<void*> blocks(kBlocks);
@@ -87,12 +67,10 @@ void remote_only_round(size_t megabytes) {
     park.wait();
   });
   while (stage.load() < 2) usleep(1000);
-  size_t now = wait_rss_below(base + (peak - base) / 10);
+  expect_rss_falls(base, peak, "remote-only");
   park.release();
   a.join();
   b.join();
-  EXPECT_LT(now, base + (peak - base) / 10) << "RSS " << (now >> 20) << " MiB; peak " << (peak >> 20) << " MiB";
-  printf("remote-only: peak %zu MiB, after the decay %zu MiB\n", peak >> 20, now >> 20);
 }
 
 TEST(Reach, RemoteOnlyFreesAreReturned) { remote_only_round(150); }
@@ -129,11 +107,9 @@ TEST(Reach, WhatAThreadKeepsGoesBackWhileItIdles) {
     park.wait();
   });
   while (stage.load() < 1) usleep(1000);
-  size_t now = wait_rss_below(base + (peak - base) / 10);
+  expect_rss_falls(base, peak, "idle thread");
   park.release();
   t.join();
-  EXPECT_LT(now, base + (peak - base) / 10) << "RSS " << (now >> 20) << " MiB; peak " << (peak >> 20) << " MiB";
-  printf("idle thread: peak %zu MiB, after the decay %zu MiB\n", peak >> 20, now >> 20);
 }
 
 }  // namespace

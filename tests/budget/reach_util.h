@@ -1,0 +1,43 @@
+// Shared by the reach tests (issue 8): RSS read without allocating, and a
+// thread that stays alive without calling the allocator.
+#pragma once
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+
+namespace reach {
+
+inline size_t rss_bytes() {  // no malloc: fopen would allocate
+  char buf[128];
+  int fd = open("/proc/self/statm", O_RDONLY);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (n <= 0) abort();
+  buf[n] = 0;
+  char* p = buf;
+  strtol(p, &p, 10);
+  return static_cast<size_t>(strtol(p, nullptr, 10)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// A thread that stays alive, making no allocator call, until released.
+struct Parked {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool go = false;
+  void wait() {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return go; });
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      go = true;
+    }
+    cv.notify_all();
+  }
+};
+
+}  // namespace reach
