@@ -14,6 +14,19 @@
 #ifndef HZ_OVERRIDE
 #define HZ_OVERRIDE 1
 #endif
+// Thread-local storage: initial-exec, one load from the thread pointer. A
+// library that a process dlopen()s without having preloaded it (plugins,
+// language runtimes) needs the global-dynamic model (CMake
+// -DHAKOZUNA_TLS=dynamic): glibc keeps little static TLS spare at dlopen time
+// and refuses an initial-exec library that does not fit in it.
+#ifndef HZ_TLS_DYNAMIC
+#define HZ_TLS_DYNAMIC 0
+#endif
+#if HZ_TLS_DYNAMIC
+#define HZ_TLS __thread __attribute__((tls_model("global-dynamic")))
+#else
+#define HZ_TLS __thread __attribute__((tls_model("initial-exec")))
+#endif
 
 namespace hz {
 
@@ -149,13 +162,59 @@ inline constexpr bool kOwnerExcl = HZ_OWNER_EXCL != 0;
 #define HZ_ALLOW_COLLISIONS 1
 #endif
 inline constexpr bool kAllowCollisions = HZ_ALLOW_COLLISIONS != 0;
+// Free key (issue 11): a small block on any free list carries free_key(p) in
+// its second word and every hand-out clears it, so free() of a block that is
+// already free is caught by one load and compare (check/free_key.h). Batch
+// headers then move to the third word; the 16-byte class, which has none,
+// moves between threads one block per batch.
+#ifndef HZ_FREE_KEY
+#define HZ_FREE_KEY 1
+#endif
+inline constexpr bool kFreeKey = HZ_FREE_KEY != 0;
+// Hardened build (-DHAKOZUNA_HARDENED=ON, check/hardened.h): a per-process
+// secret in the free key, a canary after every block, freed blocks zeroed and
+// checked on reuse, a quarantine that delays and randomises reuse, shuffled
+// runs, guard pages after page spans and freed spans made inaccessible.
+#ifndef HZ_HARDENED
+#define HZ_HARDENED 0
+#endif
+inline constexpr bool kHardened = HZ_HARDENED != 0;
+inline constexpr size_t kCanaryBytes = 8;
+// Freed blocks up to this size are zeroed whole; larger ones at their first
+// and last 64 bytes, what the reuse check reads (zeroing a 32 KiB block at
+// every free costs the medium-size benchmarks 10x).
+inline constexpr size_t kHardenedZeroMax = 4096;
+inline constexpr unsigned kQuarantineSlots = 16;               // per thread
+inline constexpr size_t kQuarantineMaxBytes = size_t{256} << 10;  // per thread
+static_assert(!kHardened || kFreeKey, "the hardened build's checks rest on the free key");
+
 // S45 exhaustion sequence: flush, reclaim, steal before failing with ENOMEM.
 #ifndef HZ_EXHAUSTION_RECLAIM
 #define HZ_EXHAUSTION_RECLAIM 1
 #endif
 inline constexpr bool kExhaustionReclaim = HZ_EXHAUSTION_RECLAIM != 0;
 
+// HZ4 Stage5 page-level remote lane ("remote-lite", lane r90): a remote free
+// goes onto its run's own list; only the push that finds that list empty
+// queues the run for its owner (remote/run_remote.h). Off: the remote stash.
+#ifndef HZ_REMOTE_LITE
+#define HZ_REMOTE_LITE 0
+#endif
+inline constexpr bool kRemoteLite = HZ_REMOTE_LITE != 0;
+// Run metadata (RunMeta) lives in an array of its own, apart from the run's
+// pages (arena/arena.h): producers write a run's list head there while the
+// owner hands out its blocks. A layout fact, named so that the lane can
+// require it (as the seed's HZ4_PAGE_META_SEPARATE).
+#ifndef HZ_RUN_META_SEPARATE
+#define HZ_RUN_META_SEPARATE 1
+#endif
+inline constexpr bool kRunMetaSeparate = HZ_RUN_META_SEPARATE != 0;
+
 static_assert(!kLockFreeLists || kOwnerExcl || !kAllowCollisions,
               "two consumers could drain one MPSC list: enable HZ_OWNER_EXCL or forbid collisions");
+static_assert(!kRemoteLite || kRunMetaSeparate,
+              "HZ_REMOTE_LITE keeps each run's remote list in run metadata apart from its data: needs HZ_RUN_META_SEPARATE");
+static_assert(!kRemoteLite || kOwnerExcl || !kAllowCollisions,
+              "two consumers could drain one run queue: HZ_REMOTE_LITE needs HZ_OWNER_EXCL or no collisions");
 
 }  // namespace hz

@@ -4,11 +4,12 @@
 set -euo pipefail
 
 PACKAGES=(
-  cmake g++ make pkgconf
+  cmake g++ make pkgconf dpkg-dev
   libgtest-dev googletest libbenchmark-dev
   python3 python3-matplotlib git xz-utils zstd valgrind
   libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
   rocksdb-tools stress-ng strace
+  clang libclang-rt-14-dev  # the libFuzzer harness (tests/fuzz/)
 )
 
 missing=()

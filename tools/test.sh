@@ -5,7 +5,10 @@
 #                           install), then AddressSanitizer (build-asan/, a Debug
 #                           build: the fail-fast checks at box boundaries are on) and
 #                           ThreadSanitizer (build-tsan/) builds of the core tests,
-#                           and the core tests in the fast and p32 lanes
+#                           the core tests in the fast and p32 lanes, and the whole
+#                           release suite in the r90 lane (build-r90/) and in the
+#                           hardened build (build-hardened/), then a short
+#                           libFuzzer run against a model (tests/fuzz/, build-fuzz/)
 #   tools/test.sh --quick   Release build only
 #
 # Prints a summary line per build and, as the very last line, the totals:
@@ -21,7 +24,7 @@ for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
     -h | --help)
-      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -38,12 +41,13 @@ STATUS=0
 START_ALL=$SECONDS
 
 # run_build NAME DIR CMAKE-ARGS...: configure, build, ctest; records the result.
+# The project is the top level one, or $SRC when set (SRC=tests/fuzz run_build ...).
 run_build() {
   local name=$1 dir=$2
   shift 2
   local start=$SECONDS log="$ROOT/$dir/ctest.log"
-  echo "==== [$name] configure: cmake -S . -B $dir $*"
-  if ! cmake -S . -B "$dir" "$@"; then
+  echo "==== [$name] configure: cmake -S ${SRC:-.} -B $dir $*"
+  if ! cmake -S "${SRC:-.}" -B "$dir" "$@"; then
     SUMMARY+=("[$name] FAILED: configure failed")
     TOTAL_FAILED=$((TOTAL_FAILED + 1))
     STATUS=1
@@ -102,6 +106,16 @@ if ((QUICK == 0)); then
     run_build "lane-$lane" "build-$lane" -DHAKOZUNA_LANE=$lane -DCMAKE_BUILD_TYPE=Release \
       -DHAKOZUNA_OVERRIDE=OFF -DHAKOZUNA_BUILD_BENCH=OFF
   done
+  # The page-level remote lane (HZ_REMOTE_LITE): every test the release build
+  # runs (core, api, budget, preload, install), since it changes who frees what.
+  run_build lane-r90 build-r90 -DHAKOZUNA_LANE=r90 -DCMAKE_BUILD_TYPE=Release -DHAKOZUNA_BUILD_BENCH=OFF
+  # The hardened build (canaries, zeroing, quarantine, guard pages): every
+  # test the release build runs, and its own checks (hardened_test).
+  run_build hardened build-hardened -DHAKOZUNA_HARDENED=ON -DCMAKE_BUILD_TYPE=Release \
+    -DHAKOZUNA_BUILD_BENCH=OFF
+  # The hz_* API fuzzed against a shadow model: the committed corpus, then a
+  # fixed-seed mutation run. Its own project, since libFuzzer needs clang.
+  SRC=tests/fuzz run_build fuzz build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 fi
 
 echo

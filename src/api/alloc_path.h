@@ -4,6 +4,8 @@
 #include <errno.h>
 
 #include "cache/thread_cache.h"
+#include "check/free_key.h"
+#include "api/free_path.h"
 #include "large/large.h"
 
 namespace hz {
@@ -14,13 +16,18 @@ HZ_INLINE void* alloc_class(unsigned cls) {
   FreeBlock* blk = b.head;
   if (HZ_LIKELY(blk != nullptr)) {
     b.head = blk->next;
-    b.count--;
+    b.room++;
+    if (HZ_UNLIKELY(!take_in_use(blk))) return report_bad_free_list(blk);
     return blk;
   }
   return alloc_refill(cls);
 }
 
 HZ_NOINLINE void* alloc_big(size_t size, bool zero);
+// A block aligned to align (a power of two); ENOMEM on failure.
+void* alloc_aligned(size_t align, size_t size);
+// The size of the block or span p starts, 0 if p starts none.
+size_t block_size(const void* p);
 
 HZ_INLINE void* alloc(size_t size) {
   if (HZ_LIKELY(size <= kLookupMax)) return alloc_class(kClassLookup[(size + 15) >> 4]);

@@ -1,12 +1,15 @@
 // The free fast path: one range compare, one pagemap load, the class's
-// divisibility check (catches interior pointers), an owner compare, push.
+// divisibility check (catches interior pointers), the free key (catches a
+// double free), an owner compare, push.
 // Everything else is one out-of-line call:
 //   - not in the arena (or null)      -> free_outside()
-//   - a page span or no block here    -> free_span_or_invalid()
+//   - a page span, no block here, not
+//     a block start (magic 0 or not divisible) -> free_span_or_invalid()
 //   - owned by another shard          -> free_remote()   (remote/remote_stash)
 //   - bin over its limit              -> flush_bin()     (to central)
 #pragma once
 #include "cache/thread_cache.h"
+#include "check/free_key.h"
 #include "pagemap/pagemap.h"
 #include "shard/shard.h"
 
@@ -14,23 +17,53 @@ namespace hz {
 
 HZ_NOINLINE void free_outside(void* p, const char* call);
 HZ_NOINLINE void free_span_or_invalid(void* p, uint32_t tag, const char* call);
+// Reports a free list whose block is not a free one (a write after free) and
+// aborts; reached by a jump, like report_double_free.
+HZ_COLD_TAIL void* report_bad_free_list(void* b);
+// Reports a double free and aborts (HZ_COLD_TAIL: reached by a jump).
+HZ_COLD_TAIL void report_double_free(void* p, const char* call);
+// Reports p as a double free when it points at a freed block or span, else as
+// an invalid pointer; aborts.
+[[noreturn]] HZ_COLD void bad_pointer(const char* call, const void* p);
 
-HZ_INLINE void dealloc(void* p) {
+// Sized frees check the size against the block: C++ sized delete exactly (the
+// size maps to the block's class, or its page count), free_sized and aligned
+// sized delete loosely (the size fits the block: realloc may have shrunk it
+// in place, alignment may have rounded it up).
+enum class SizeCheck { kNone, kExact, kAtMost };
+
+HZ_INLINE bool size_fits_class(unsigned cls, size_t size, SizeCheck how) {
+  if (size > kMaxSmallSize) return false;
+  unsigned c = class_of(size);
+  return how == SizeCheck::kExact ? c == cls : c <= cls;
+}
+// Reports "<call>(): size does not match the block" and aborts.
+[[noreturn]] HZ_COLD void size_mismatch(void* p, SizeCheck how);
+HZ_NOINLINE void free_span_sized(void* p, uint32_t tag, size_t size, SizeCheck how);
+
+template <SizeCheck kCheck = SizeCheck::kNone>
+HZ_INLINE void dealloc(void* p, size_t size = 0) {
   uintptr_t off = arena_offset(p);
   if (HZ_UNLIKELY(off >= g_pagemap.size)) return free_outside(p, "free");
   uint32_t tag = tag_at(off);
   unsigned cls = tag_class(tag);
-  if (HZ_UNLIKELY(cls - 1u >= kNumClasses - 1u)) return free_span_or_invalid(p, tag, "free");
   uint64_t run_off = (uint64_t{tag_page_in_run(tag)} << kPageShift) | (off & (kPageSize - 1));
-  uint64_t magic = kClasses[cls].div_magic;
-  if (HZ_UNLIKELY(run_off * magic >= magic)) invalid_pointer("free", p);
-  ThreadCache* tc = t_cache;
+  uint64_t magic = kDivMagic[cls];
+  if (HZ_UNLIKELY(run_off * magic >= magic)) {
+    if constexpr (kCheck != SizeCheck::kNone) return free_span_sized(p, tag, size, kCheck);
+    return free_span_or_invalid(p, tag, "free");
+  }
+  if constexpr (kCheck != SizeCheck::kNone) {
+    if (HZ_UNLIKELY(!size_fits_class(cls, size, kCheck))) size_mismatch(p, kCheck);
+  }
   FreeBlock* b = static_cast<FreeBlock*>(p);
+  if (HZ_UNLIKELY(!mark_free(b))) return report_double_free(p, "free");
+  ThreadCache* tc = t_cache;
   if (HZ_UNLIKELY(tag_owner(tag) != tc->shard)) return free_remote(tc, b, cls, tag_owner(tag));
   Bin& bin = tc->bins[cls];
   b->next = bin.head;
   bin.head = b;
-  if (HZ_UNLIKELY(++bin.count > bin.max)) flush_bin(tc, cls);
+  if (HZ_UNLIKELY(--bin.room < 0)) flush_bin(tc, cls);
 }
 
 }  // namespace hz

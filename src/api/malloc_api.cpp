@@ -9,7 +9,9 @@
 #include "api/alloc_path.h"
 #include "api/free_path.h"
 #include "budget/budget.h"
+#include "check/hardened.h"
 #include "hakozuna.h"
+#include "stats/profile.h"
 #include "stats/stats.h"
 
 namespace hz {
@@ -35,10 +37,33 @@ void free_outside(void* p, const char* call) {
 
 void free_span_or_invalid(void* p, uint32_t tag, const char* call) {
   if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) return large::free(p);
-  invalid_pointer(call, p);
+  bad_pointer(call, p);
 }
 
-namespace {
+void report_double_free(void* p, const char* call) { double_free(call, p); }
+
+void size_mismatch(void* p, SizeCheck how) {
+  misuse(how == SizeCheck::kExact ? "operator delete" : "free_sized", "size does not match the block", p);
+}
+
+void free_span_sized(void* p, uint32_t tag, size_t size, SizeCheck how) {
+  if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) {
+    size_t pages = (size + kPageSize - 1) >> kPageShift, have = large::usable_size(p) >> kPageShift;
+    if (how == SizeCheck::kExact ? pages != have : pages > have) size_mismatch(p, how);
+  }
+  free_span_or_invalid(p, tag, how == SizeCheck::kExact ? "operator delete" : "free_sized");
+}
+void* report_bad_free_list(void* b) { heap_corruption(kNotAFreeBlock, b); }
+
+void bad_pointer(const char* call, const void* p) {
+  uintptr_t off = arena_offset(p);
+  if (off < g_pagemap.size) {
+    uint32_t tag = tag_at(off);
+    if (tag_class(tag) == kFreedClass) double_free(call, p);
+    if (tag_class(tag) != 0 && tag_class(tag) < kNumClasses && is_free_block(p)) double_free(call, p);
+  }
+  invalid_pointer(call, p);
+}
 
 // Usable size of a block we handed out; 0 if p is not one.
 size_t block_size(const void* p) {
@@ -47,7 +72,7 @@ size_t block_size(const void* p) {
   uint32_t tag = tag_at(off);
   unsigned cls = tag_class(tag);
   if (cls == kLargeClass) return (off & (kPageSize - 1)) == 0 ? large::usable_size(p) : 0;
-  if (cls == 0) return 0;
+  if (cls == 0 || cls >= kNumClasses) return 0;
   uint64_t run_off = (uint64_t{tag_page_in_run(tag)} << kPageShift) | (off & (kPageSize - 1));
   uint64_t magic = kClasses[cls].div_magic;
   return run_off * magic < magic ? kClasses[cls].size : 0;
@@ -76,16 +101,28 @@ void* alloc_aligned(size_t align, size_t size) {
   return large::alloc(size ? size : 1, align, false);
 }
 
+namespace {
 bool valid_alignment(size_t align) { return align != 0 && (align & (align - 1)) == 0; }
-
+// The entry points' aligned allocation: through the hardened layer there.
+void* api_aligned(size_t align, size_t size) {
+  if constexpr (kHardened) return hardened::aligned(align, size);
+  return alloc_aligned(align, size);
+}
 }  // namespace
+
 }  // namespace hz
 
 using namespace hz;
 
-HZ_EXPORT void* hz_malloc(size_t size) noexcept { return alloc(size); }
+HZ_EXPORT void* hz_malloc(size_t size) noexcept {
+  if constexpr (kHardened) return hardened::malloc(size);
+  return alloc(size);
+}
 
-HZ_EXPORT void hz_free(void* p) noexcept { dealloc(p); }
+HZ_EXPORT void hz_free(void* p) noexcept {
+  if constexpr (kHardened) return hardened::free(p, "free");
+  dealloc(p);
+}
 
 HZ_EXPORT void* hz_calloc(size_t count, size_t size) noexcept {
   size_t total;
@@ -93,6 +130,7 @@ HZ_EXPORT void* hz_calloc(size_t count, size_t size) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
+  if constexpr (kHardened) return hardened::calloc(total);
   if (total <= kLookupMax) {
     void* p = alloc_class(kClassLookup[(total + 15) >> 4]);
     if (p) memset(p, 0, total);
@@ -102,9 +140,10 @@ HZ_EXPORT void* hz_calloc(size_t count, size_t size) noexcept {
 }
 
 HZ_EXPORT void* hz_realloc(void* p, size_t size) noexcept {
+  if constexpr (kHardened) return hardened::realloc(p, size);
   if (p == nullptr) return alloc(size);
   size_t old = block_size(p);
-  if (HZ_UNLIKELY(old == 0)) invalid_pointer("realloc", p);
+  if (HZ_UNLIKELY(old == 0 || (old <= kMaxSmallSize && is_free_block(p)))) bad_pointer("realloc", p);
   if (size == 0) {  // glibc: frees and returns NULL
     dealloc(p);
     return nullptr;
@@ -131,13 +170,13 @@ HZ_EXPORT void* hz_aligned_alloc(size_t align, size_t size) noexcept {
     errno = EINVAL;
     return nullptr;
   }
-  return alloc_aligned(align, size);
+  return api_aligned(align, size);
 }
 
 HZ_EXPORT int hz_posix_memalign(void** out, size_t align, size_t size) noexcept {
   if (HZ_UNLIKELY(!valid_alignment(align) || align % sizeof(void*) != 0)) return EINVAL;
   int saved = errno;
-  void* p = alloc_aligned(align, size);
+  void* p = api_aligned(align, size);
   errno = saved;  // posix_memalign reports through its result, not errno
   if (!p) return ENOMEM;
   *out = p;
@@ -151,10 +190,10 @@ HZ_EXPORT void* hz_memalign(size_t align, size_t size) noexcept {
     return nullptr;
   }
   if (!valid_alignment(align)) align = align <= 1 ? 1 : size_t{1} << (64 - __builtin_clzll(align - 1));
-  return alloc_aligned(align, size);
+  return api_aligned(align, size);
 }
 
-HZ_EXPORT void* hz_valloc(size_t size) noexcept { return alloc_aligned(kPageSize, size); }
+HZ_EXPORT void* hz_valloc(size_t size) noexcept { return api_aligned(kPageSize, size); }
 
 HZ_EXPORT void* hz_pvalloc(size_t size) noexcept {
   if (size > PTRDIFF_MAX) {
@@ -162,19 +201,36 @@ HZ_EXPORT void* hz_pvalloc(size_t size) noexcept {
     return nullptr;
   }
   size_t rounded = size ? (size + kPageSize - 1) & ~(kPageSize - 1) : kPageSize;
-  return alloc_aligned(kPageSize, rounded);
+  return api_aligned(kPageSize, rounded);
 }
 
-HZ_EXPORT size_t hz_usable_size(const void* p) noexcept { return p ? block_size(p) : 0; }
+HZ_EXPORT size_t hz_usable_size(const void* p) noexcept {
+  if constexpr (kHardened) return hardened::usable_size(p);
+  return p ? block_size(p) : 0;
+}
 
 HZ_EXPORT int hz_trim(void) noexcept {
   if (!process_ready()) return 0;
-  return budget::trim() > 0 ? 1 : 0;
+  if constexpr (kHardened) hardened::flush_quarantine();
+  size_t released = budget::trim();
+  if (HZ_UNLIKELY(profile::on())) profile::on_trim(released);
+  return released > 0 ? 1 : 0;
 }
 
 HZ_EXPORT void hz_stats_print(void) noexcept { stats::print_report(); }
 
-HZ_EXPORT void hz_free_sized(void* p, size_t) noexcept { dealloc(p); }
+HZ_EXPORT int hz_version(void) noexcept { return HAKOZUNA_VERSION; }
+
+HZ_EXPORT void hz_free_sized(void* p, size_t size) noexcept {
+  if constexpr (kHardened) return hardened::free_sized(p, size, false);
+  dealloc<SizeCheck::kAtMost>(p, size);
+}
+
+// C++ sized delete (api/new_delete.cpp): the size of the type new allocated.
+extern "C" __attribute__((visibility("hidden"))) void hz_delete_sized(void* p, size_t size) noexcept {
+  if constexpr (kHardened) return hardened::free_sized(p, size, true);
+  dealloc<SizeCheck::kExact>(p, size);
+}
 
 // ---- the standard names ----
 #if HZ_OVERRIDE
@@ -232,4 +288,8 @@ HZ_EXPORT struct mallinfo mallinfo(void) noexcept {
 #endif
 
 // One line at exit when HAKOZUNA_STATS=1.
-__attribute__((destructor)) static void hz_report_at_exit() { stats::at_exit(); }
+__attribute__((destructor)) static void hz_report_at_exit() {
+  // Hardened: the exiting thread's quarantine is checked for writes after free.
+  if constexpr (kHardened) hardened::flush_quarantine();
+  stats::at_exit();
+}

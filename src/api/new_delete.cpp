@@ -17,7 +17,7 @@
 
 #include "hakozuna.h"
 
-extern "C" void* hz_memalign(size_t, size_t) noexcept;
+extern "C" void hz_delete_sized(void*, size_t) noexcept;  // size checked exactly
 namespace hz {
 [[noreturn]] void fatal(const char* msg);  // common/base.h: "hakozuna: <msg>", abort
 }
@@ -128,13 +128,13 @@ HZ_NEW_EXPORT void* operator new[](std::size_t n, std::align_val_t a, const std:
 
 HZ_NEW_EXPORT void operator delete(void* p) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete[](void* p) noexcept { hz_free(p); }
-HZ_NEW_EXPORT void operator delete(void* p, std::size_t) noexcept { hz_free(p); }
-HZ_NEW_EXPORT void operator delete[](void* p, std::size_t) noexcept { hz_free(p); }
+HZ_NEW_EXPORT void operator delete(void* p, std::size_t n) noexcept { hz_delete_sized(p, n); }
+HZ_NEW_EXPORT void operator delete[](void* p, std::size_t n) noexcept { hz_delete_sized(p, n); }
 HZ_NEW_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete(void* p, std::align_val_t) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { hz_free(p); }
-HZ_NEW_EXPORT void operator delete(void* p, std::size_t, std::align_val_t) noexcept { hz_free(p); }
-HZ_NEW_EXPORT void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { hz_free(p); }
+HZ_NEW_EXPORT void operator delete(void* p, std::size_t n, std::align_val_t) noexcept { hz_free_sized(p, n); }
+HZ_NEW_EXPORT void operator delete[](void* p, std::size_t n, std::align_val_t) noexcept { hz_free_sized(p, n); }
 HZ_NEW_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { hz_free(p); }

@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check/hardened.h"
 #include "options/options.h"
 #include "os/os.h"
 #include "stats/stats.h"
+#include "track/memcheck.h"
 
 namespace hz {
 
@@ -35,6 +37,7 @@ constinit Heap g_heap;
 
 // ---- the reservation ----
 constexpr size_t kAlign = size_t{2} << 20;  // data: huge pages possible, segment math simple
+constexpr size_t kArenaReserveMemcheck = size_t{64} << 20;  // the first reservation under memcheck
 constexpr size_t kGrain = size_t{64} << 10; // side arrays: any OS page size
 constexpr size_t kGiB = size_t{1} << 30;
 constexpr size_t kBytesPerPage = kPageSize + sizeof(uint32_t) + sizeof(RunMeta);
@@ -327,6 +330,10 @@ bool init() {
   size_t want = g_res.max_pages << kPageShift;
   os::AddressSpace as = os::address_space();
   if (as.room != os::kUnlimited && (pages_for(as.room / 4) << kPageShift) < want) want = pages_for(as.room / 4) << kPageShift;
+  // Memcheck's leak check reads every readable mapping: a small start, grown
+  // in place as needed, keeps it from reading 256 GiB of untouched pages.
+  track::init();
+  if (track::active() && want > kArenaReserveMemcheck) want = kArenaReserveMemcheck;
   if (want < kArenaReserveMin) want = kArenaReserveMin;
   // Halved on failure (valgrind, strict overcommit, a tight RLIMIT_AS).
   Hints hint = pick_hints(g_res.max_pages);
@@ -386,7 +393,15 @@ RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
   set_span(page, npages, kSpanInUse, 0);
   g_heap.in_use += npages;
   note_peak();
+  if constexpr (kHardened) {
+    if (!hardened::open_span(page_addr(page), npages << kPageShift)) {  // too many mappings
+      g_heap.in_use -= npages;
+      insert_free(page, npages, dirty);
+      return nullptr;
+    }
+  }
   if (zeroed) *zeroed = !dirty;
+  if (HZ_UNLIKELY(track::active())) track::on_span(page_addr(page), npages << kPageShift);
   return meta_of(page);
 }
 

@@ -4,31 +4,54 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "common/base.h"
 #include "pagemap/pagemap.h"
+#include "size_class/size_class.h"
 
 namespace hz {
 
-// A free block. Lists between threads are chains of batches: a batch's first
-// block carries, in its second word, the batch's last block and its length,
-// so a consumer splices a whole batch into a bin touching two blocks instead
-// of walking every one (each a cache miss when another core freed it).
+// A free block: word 0 links it, word 1 holds its free key (kFreeKey, see
+// check/free_key.h). Lists between threads are chains of batches: a batch's
+// first block carries a header (its last block and its length) so a consumer
+// splices a whole batch into a bin touching two blocks instead of walking
+// every one (each a cache miss when another core freed it). The header sits in
+// word 2, or in word 1 without the key; a class too small for it (16 bytes
+// with the key) has no header, and each of its blocks is a batch of one.
 struct FreeBlock {
   FreeBlock* next;
-  uint64_t batch;  // first block of a batch only: last block | length << 48
+  uint64_t key;
 };
 
-HZ_INLINE void set_batch(FreeBlock* first, FreeBlock* last, uint32_t n) {
+HZ_INLINE constexpr bool has_header(unsigned cls) { return !kFreeKey || kClasses[cls].size >= 24; }
+HZ_INLINE uint64_t& header_word(FreeBlock* b) { return reinterpret_cast<uint64_t*>(b)[kFreeKey ? 2 : 1]; }
+
+HZ_INLINE void set_batch(FreeBlock* first, FreeBlock* last, uint32_t n, unsigned cls) {
   HZ_CHECK(n > 0 && n < (1u << 16) && (reinterpret_cast<uintptr_t>(last) >> 48) == 0, "batch header out of range");
-  first->batch = reinterpret_cast<uintptr_t>(last) | (uint64_t{n} << 48);
+  if (has_header(cls)) header_word(first) = reinterpret_cast<uintptr_t>(last) | (uint64_t{n} << 48);
 }
-HZ_INLINE FreeBlock* batch_last(const FreeBlock* first) {
-  return reinterpret_cast<FreeBlock*>(first->batch & ((uint64_t{1} << 48) - 1));
+HZ_INLINE FreeBlock* batch_last(FreeBlock* first, unsigned cls) {
+  if (!has_header(cls)) return first;
+  return reinterpret_cast<FreeBlock*>(header_word(first) & ((uint64_t{1} << 48) - 1));
 }
-HZ_INLINE uint32_t batch_count(const FreeBlock* first) { return static_cast<uint32_t>(first->batch >> 48); }
+HZ_INLINE uint32_t batch_count(FreeBlock* first, unsigned cls) {
+  return has_header(cls) ? static_cast<uint32_t>(header_word(first) >> 48) : 1;
+}
 
 enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2 };
+
+struct RunMeta;
+// A small run's part in the page-level remote lane (HZ_REMOTE_LITE,
+// remote/run_remote.h), accessed atomically through std::atomic_ref. Other
+// builds hold an empty type here that takes no bytes.
+struct RunRemote {
+  uintptr_t list;  // remote frees: first block | count << 48, linked through next; 0 when empty
+  RunMeta* next;   // link on the owner's run queue
+  uint8_t queued;  // 1 from the notify that queued the run until its owner takes the list
+};
+struct NoRunRemote {};
+static_assert(kRunMetaSeparate, "RunMeta lives in g_arena.meta, apart from the pages: there is no other layout");
 
 // Metadata of a span, kept apart from the data pages. Valid at a span's first
 // page; its last page repeats state and npages so that a neighbour being freed
@@ -49,6 +72,7 @@ struct RunMeta {
   uint8_t dirty;      // free span: may hold non-zero, resident pages
   uint8_t partial;    // small run: on its shard's partial list
   uint8_t in_pass;    // small run: on the touched list of the current pass
+  [[no_unique_address]] std::conditional_t<kRemoteLite, RunRemote, NoRunRemote> remote;
 };
 
 // The reservation grows in place (pages, tags and meta each extended at their

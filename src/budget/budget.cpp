@@ -11,9 +11,11 @@
 
 #include "arena/arena.h"
 #include "cache/thread_cache.h"
+#include "check/hardened.h"
 #include "options/options.h"
 #include "os/os.h"
 #include "remote/remote_stash.h"
+#include "remote/run_remote.h"
 #include "shard/shard.h"
 #include "stats/stats.h"
 
@@ -36,8 +38,9 @@ RunMeta* run_of(const FreeBlock* b) {
 }
 
 void release_run(RunMeta* r) {
+  HZ_CHECK(run_remote::idle(r), "a run given back to the page heap is on a run queue");
   size_t first = arena::page_of(r);
-  for (size_t i = 0; i < r->npages; ++i) g_pagemap.tags[first + i] = 0;
+  for (size_t i = 0; i < r->npages; ++i) g_pagemap.tags[first + i] = make_tag(kFreedClass, 0, 0);
   r->cls = 0;
   arena::free_span(r);
 }
@@ -80,7 +83,9 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
 bool has_news(Shard& sh, uint32_t events) {
   if (events != sh.decay_reclaimed) return true;
   for (unsigned c = 1; c < kNumClasses; ++c)
-    if (sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed)) return true;
+    if (sh.stash[c].pending() || sh.drained[c].load(std::memory_order_relaxed) ||
+        run_remote::pending(static_cast<unsigned>(&sh - g_shards), c))
+      return true;
   return false;
 }
 
@@ -193,12 +198,13 @@ size_t reclaim_shard(unsigned s, bool wait) {
   size_t released = 0, pages = 0;
   for (unsigned c = 1; c < kNumClasses; ++c) {
     FreeBlock* drained = sh.drained[c].load(std::memory_order_relaxed);
-    if (!sh.stash[c].pending() && !sh.central[c].pending() && !drained) continue;
+    if (!sh.stash[c].pending() && !sh.central[c].pending() && !drained && !run_remote::pending(s, c)) continue;
     RunMeta* touched = nullptr;
     sh.drained[c].store(nullptr, std::memory_order_relaxed);
     sort_into_runs(s, drained, &touched);
     sort_into_runs(s, sh.stash[c].drain(), &touched);
     sort_into_runs(s, sh.central[c].drain(), &touched);
+    if constexpr (kRemoteLite) sort_into_runs(s, run_remote::take_all(s, c), &touched);
     for (RunMeta* r = touched, *next; r; r = next) {
       next = r->touched;  // r may be released below, and carved again at once elsewhere
       r->in_pass = 0;
@@ -233,6 +239,7 @@ size_t reclaim_all(bool wait) {
 bool on_exhaustion(size_t pages_needed, bool patient) {
   if constexpr (!kExhaustionReclaim) return false;
   stats::add(stats::kEmergencyFlush, 1);
+  if constexpr (kHardened) hardened::flush_spans();
   ThreadCache* tc = t_cache;
   if (tc->live) thread_flush_all(tc->real);
   g_flush_epoch.fetch_add(1, std::memory_order_relaxed);

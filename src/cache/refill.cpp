@@ -1,6 +1,7 @@
 // Refill: where a thread's empty bin gets blocks, in order: its spill, then
 // its shard (the remainder of the last full drain, one full drain of the
-// owner stash or of central, a run that reclaim sorted), then another shard's
+// owner stash, the remote lists of queued runs in lane r90, one full drain
+// of central, a run that reclaim sorted), then another shard's
 // free lists (borrow, once the thread has grown), then new runs carved from
 // the page heap; and the S45 exhaustion sequence when that fails. Also the
 // bounded walks over free lists that the rest of the cache uses.
@@ -9,7 +10,9 @@
 #include <errno.h>
 
 #include "budget/budget.h"
+#include "check/free_key.h"
 #include "central/central.h"
+#include "remote/run_remote.h"
 #include "shard/shard.h"
 #include "stats/stats.h"
 
@@ -21,16 +24,17 @@ namespace {
 
 // Debug builds: a batch handed between boxes holds blocks of its class only
 // and as many as its header says.
-void check_batch(const FreeBlock* first, unsigned cls) {
+void check_batch(FreeBlock* first, unsigned cls) {
   if constexpr (kDebugChecks) {
     uint32_t n = 0;
-    const FreeBlock* b = first;
+    FreeBlock* b = first;
     for (;; b = b->next) {
       HZ_CHECK(arena_offset(b) < g_pagemap.size && tag_class(tag_at(arena_offset(b))) == cls,
                "list corruption: a block of the wrong class or not ours");
-      if (++n == batch_count(first)) break;
+      HZ_CHECK(!kFreeKey || b->key == free_key(b), "list corruption: a free block without its free key");
+      if (++n == batch_count(first, cls)) break;
     }
-    HZ_CHECK(b == batch_last(first), "list corruption: batch header does not match its list");
+    HZ_CHECK(b == batch_last(first, cls), "list corruption: batch header does not match its list");
   }
   (void)first, (void)cls;
 }
@@ -42,12 +46,18 @@ FreeBlock* take_batches(Bin& b, FreeBlock* chain, unsigned want, unsigned cls) {
   unsigned got = 0;
   while (chain && got < want) {
     check_batch(chain, cls);
-    FreeBlock* last = batch_last(chain);
-    uint32_t n = batch_count(chain);
+    FreeBlock* last = batch_last(chain, cls);
+    uint32_t n = batch_count(chain, cls);
+    if (!has_header(cls)) {  // batches of one: splice as many as wanted at once
+      while (n < want - got && last->next) {
+        last = last->next;
+        ++n;
+      }
+    }
     FreeBlock* rest = last->next;
     last->next = b.head;
     b.head = chain;
-    b.count += n;
+    b.add(n);
     got += n;
     chain = rest;
   }
@@ -62,7 +72,7 @@ FreeBlock* take_batches(Bin& b, FreeBlock* chain, unsigned want, unsigned cls) {
 // A bin holds exactly count blocks, null-terminated.
 FreeBlock* bin_tail(const Bin& b) {
   FreeBlock* t = b.head;
-  for (uint32_t i = 1; i < b.count; ++i) {
+  for (uint32_t i = 1, n = b.count(); i < n; ++i) {
     t = t->next;
     if (HZ_UNLIKELY(!t)) heap_corruption("a free list is shorter than its count", b.head);
   }
@@ -72,11 +82,11 @@ FreeBlock* bin_tail(const Bin& b) {
 
 // The last block of a chain of batches, hopping batch to batch; Brent's cycle
 // check keeps the walk finite whatever the program did to the blocks.
-FreeBlock* chain_tail(FreeBlock* chain) {
+FreeBlock* chain_tail(FreeBlock* chain, unsigned cls) {
   FreeBlock* mark = chain;
   size_t power = 1, steps = 0;
   for (FreeBlock* b = chain;;) {
-    FreeBlock* last = batch_last(b);
+    FreeBlock* last = batch_last(b, cls);
     if (!last->next) return last;
     b = last->next;
     if (HZ_UNLIKELY(b == mark)) heap_corruption("a cycle in a free list: double free?", b);
@@ -95,9 +105,9 @@ namespace {
 bool refill_from_spill(ThreadCache* tc, unsigned cls, unsigned want) {
   Spill& s = tc->spill;
   Bin& b = tc->bins[cls];
-  unsigned before = b.count;
-  while (s.n[cls] > 0 && b.count - before < want) take_batches(b, s.array[cls][--s.n[cls]], 1, cls);
-  return b.count > before;
+  unsigned before = b.count();
+  while (s.n[cls] > 0 && b.count() - before < want) take_batches(b, s.array[cls][--s.n[cls]], 1, cls);
+  return b.count() > before;
 }
 
 // Under OwnerExcl. A drained chain fills the request, then the spill array
@@ -108,7 +118,7 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
   chain = take_batches(tc->bins[cls], chain, kClasses[cls].batch, cls);
   if (!chain) return;
   if constexpr (!kFullDrain) {
-    source.push(chain, chain_tail(chain));
+    source.push(chain, chain_tail(chain, cls));
     return;
   }
   Spill& s = tc->spill;
@@ -116,10 +126,10 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
            "S112: spill not empty at drain");
   const unsigned cap = kSpillCap < kSpillMaxBytes / kClasses[cls].size ? kSpillCap
                                                                           : static_cast<unsigned>(kSpillMaxBytes / kClasses[cls].size);
-  for (unsigned held = 0; chain && s.n[cls] < kSpillCap && held + batch_count(chain) <= cap;) {
+  for (unsigned held = 0; chain && s.n[cls] < kSpillCap && held + batch_count(chain, cls) <= cap;) {
     check_batch(chain, cls);
-    held += batch_count(chain);
-    FreeBlock* last = batch_last(chain);
+    held += batch_count(chain, cls);
+    FreeBlock* last = batch_last(chain, cls);
     FreeBlock* rest = last->next;
     last->next = nullptr;
     s.array[cls][s.n[cls]++] = chain;
@@ -142,6 +152,9 @@ bool take_shared(ThreadCache* tc, unsigned cls, Shard& sh) {
   } else if ((chain = sh.stash[cls].drain())) {
     source = &sh.stash[cls];
     stats::add(stats::kStashExchange, 1);
+  } else if (run_remote::refill(tc->bins[cls], tc->shard, cls)) {
+    sh.events.fetch_add(1, std::memory_order_relaxed);  // a queued run's remote list, straight into the bin
+    return true;
   } else if ((chain = sh.central[cls].drain())) {
     stats::add(stats::kCentralDrain, 1);
   } else if ((chain = partial_take(sh, cls))) {
@@ -156,7 +169,8 @@ bool take_shared(ThreadCache* tc, unsigned cls, Shard& sh) {
 
 bool has_shared(const Shard& sh, unsigned cls) {
   return sh.drained[cls].load(std::memory_order_relaxed) || sh.stash[cls].pending() || sh.central[cls].pending() ||
-         __atomic_load_n(&sh.partial[cls], __ATOMIC_RELAXED);
+         __atomic_load_n(&sh.partial[cls], __ATOMIC_RELAXED) ||
+         run_remote::pending(static_cast<unsigned>(&sh - g_shards), cls);
 }
 
 // Takes from the shard's lists under its OwnerExcl.
@@ -185,15 +199,17 @@ bool borrow(ThreadCache* tc, unsigned cls) {
     FreeBlock* chain = o.drained[cls].exchange(nullptr, std::memory_order_relaxed);
     if (!chain && (chain = o.stash[cls].drain())) o.events.fetch_add(1, std::memory_order_relaxed);
     if (!chain) chain = o.central[cls].drain();
-    if (!chain) chain = partial_take(o, cls);
+    bool lent = !chain && run_remote::refill(tc->bins[cls], s, cls);
+    if (!chain && !lent) chain = partial_take(o, cls);
     o.excl.unlock();
-    if (!chain) continue;
+    if (!chain && !lent) continue;
     tc->borrow_hint = s;
     stats::add(stats::kBorrow, 1);
+    if (lent) return true;  // a queued run's remote list went straight into the bin (lane r90)
     Shard& sh = g_shards[tc->shard];
     if constexpr (kOwnerExcl) shard::excl_lock(tc->shard);
     if (sh.drained[cls].load(std::memory_order_relaxed)) {
-      sh.central[cls].push(chain, chain_tail(chain));  // a shard-mate got there first
+      sh.central[cls].push(chain, chain_tail(chain, cls));  // a shard-mate got there first
       take_shared(tc, cls, sh);
     } else {
       distribute(tc, cls, chain, sh.central[cls], sh);
@@ -210,7 +226,7 @@ bool borrow(ThreadCache* tc, unsigned cls) {
 // true while it is still growing.
 bool slow_start_grow(Bin& b, unsigned cls) {
   if (HZ_LIKELY(b.max >= kClasses[cls].bin_max)) return false;
-  b.max = 2 * b.max < kClasses[cls].bin_max ? 2 * b.max : kClasses[cls].bin_max;
+  b.set_max(2 * b.max < kClasses[cls].bin_max ? 2 * b.max : kClasses[cls].bin_max);
   return true;
 }
 
@@ -250,7 +266,7 @@ void refill(ThreadCache* tc, unsigned cls) {
       }
       if (FreeBlock* list = budget::steal(cls, tc->shard)) {
         // Lent blocks keep their owner: a reclaim here sends them home.
-        sh.central[cls].push(list, chain_tail(list));
+        sh.central[cls].push(list, chain_tail(list, cls));
         if (refill_shared(tc, cls)) return;
       }
     }
@@ -260,7 +276,7 @@ void refill(ThreadCache* tc, unsigned cls) {
     Bin& b = tc->bins[cls];
     last->next = b.head;
     b.head = head;
-    b.count += got;
+    b.add(got);
   }
 }
 
@@ -275,7 +291,8 @@ void* pop_or_refill(ThreadCache* tc, unsigned cls) {
     return nullptr;
   }
   b.head = blk->next;
-  b.count--;
+  b.room++;
+  if (HZ_UNLIKELY(!take_in_use(blk))) heap_corruption(kNotAFreeBlock, blk);
   return blk;
 }
 

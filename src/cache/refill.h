@@ -16,6 +16,6 @@ bool slow_start_grow(Bin& b, unsigned cls);
 // a cycle or a count mismatch is reported as heap corruption, never walked
 // forever.
 FreeBlock* bin_tail(const Bin& b);
-FreeBlock* chain_tail(FreeBlock* chain);
+FreeBlock* chain_tail(FreeBlock* chain, unsigned cls);
 
 }  // namespace hz

@@ -13,8 +13,10 @@
 
 #include "budget/budget.h"
 #include "cache/refill.h"
+#include "check/hardened.h"
 #include "options/options.h"
 #include "os/os.h"
+#include "remote/run_remote.h"
 #include "shard/shard.h"
 #include "stats/stats.h"
 
@@ -29,8 +31,8 @@ constexpr ThreadCache make_empty_cache() {
 }  // namespace
 // Constant-initialised: malloc can run before any constructor.
 constinit ThreadCache g_empty_cache = make_empty_cache();
-__thread ThreadCache* t_cache __attribute__((tls_model("initial-exec"))) = &g_empty_cache;
-static __thread uint8_t t_dead __attribute__((tls_model("initial-exec")));
+HZ_TLS ThreadCache* t_cache = &g_empty_cache;
+static HZ_TLS uint8_t t_dead;
 
 namespace {
 
@@ -107,7 +109,7 @@ void init_cache(ThreadCache* tc) {
   // overflow, so a short-lived thread (or process) touches a few blocks per
   // class, not a whole batch of pages.
   for (unsigned c = 1; c < kNumClasses; ++c)
-    tc->bins[c].max = kClasses[c].bin_max < kSlowStartMax ? kClasses[c].bin_max : kSlowStartMax;
+    tc->bins[c].set_max(kClasses[c].bin_max < kSlowStartMax ? kClasses[c].bin_max : kSlowStartMax);
   remote_stash_init(tc->remote);
   tc->shard = shard::acquire();
   tc->live = 1;
@@ -151,10 +153,7 @@ void* alloc_refill(unsigned cls) {
       return nullptr;
     }
   }
-  if (HZ_UNLIKELY(tc->counting)) {
-    tc->n_alloc++;
-    tc = tc->real;
-  }
+  if (HZ_UNLIKELY(tc->counting)) return stats::front_alloc(tc, cls);
   return pop_or_refill(tc, cls);
 }
 
@@ -162,9 +161,9 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   Bin& b = tc->bins[cls];
   // A count past 2^31 is one that wrapped below zero: more blocks were popped
   // than the bin held (a cycle made by a double free).
-  if (HZ_UNLIKELY(b.count > (1u << 31))) heap_corruption("a free list outlived its count: double free?", b.head);
-  if (slow_start_grow(b, cls) && b.count <= b.max) return;
-  unsigned n = b.count / 2;
+  if (HZ_UNLIKELY(b.room > static_cast<int32_t>(b.max))) heap_corruption("a free list outlived its count: double free?", b.head);
+  if (slow_start_grow(b, cls) && b.room >= 0) return;
+  unsigned n = b.count() / 2;
   // Half the bin goes to central in one CAS, cut into batches of the class's
   // refill size so that a refill takes back what it needs and no more.
   const unsigned per = kClasses[cls].batch;
@@ -174,13 +173,13 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   for (unsigned i = 1; i <= n; ++i, cut = cut->next) {
     if (HZ_UNLIKELY(!cut->next)) heap_corruption("a free list is shorter than its count", head);
     if (i % per == 0 || i == n) {
-      set_batch(first, cut, i % per == 0 ? per : i % per);
+      set_batch(first, cut, i % per == 0 ? per : i % per, cls);
       first = cut->next;
     }
     if (i == n) break;
   }
   b.head = cut->next;
-  b.count -= n;
+  b.room += static_cast<int32_t>(n);
   g_shards[tc->shard].central[cls].push(head, cut);
   g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
   stats::add(stats::kFlush, 1);
@@ -197,17 +196,18 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
       return remote_push_one(b, cls, owner);
     }
   }
-  if (HZ_UNLIKELY(tc->counting)) tc->n_free++;
+  if (HZ_UNLIKELY(tc->counting)) stats::front_free(tc, b, cls, owner);
   ThreadCache* real = tc->real;
   if (owner == real->shard) {  // a first free, or a counting front
     Bin& bin = real->bins[cls];
     b->next = bin.head;
     bin.head = b;
-    if (++bin.count > bin.max) flush_bin(real, cls);
+    if (--bin.room < 0) flush_bin(real, cls);
     return;
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
-  remote_stash_add(real->remote, b, cls, owner);
+  // The page-level remote lane (HZ_REMOTE_LITE) takes it onto its run's list.
+  if (!kRemoteLite || !run_remote::push(b, cls, owner)) remote_stash_add(real->remote, b, cls, owner);
   // Remote frees call no other slow path that would start the purger; here,
   // after the free, the cache is consistent for pthread_create's allocation.
   budget::ensure_background();
@@ -221,6 +221,7 @@ bool ensure_process_init() {
   g_init_lock.lock();
   if (g_init_state.load(std::memory_order_relaxed) == 0) {
     options::parse();
+    if constexpr (kHardened) hardened::init();
     if (!arena::init()) {
       g_init_lock.unlock();
       return false;
@@ -289,11 +290,11 @@ void thread_flush_all(ThreadCache* tc) {
     Bin& b = tc->bins[c];
     Spill& s = tc->spill;
     BlockLists& central = g_shards[tc->shard].central[c];
-    if (b.head) push_batch(central, b.head, bin_tail(b), b.count);
+    if (b.head) push_batch(central, b.head, bin_tail(b), b.count(), c);
     // Spill already holds batches: push them as they are.
-    for (unsigned i = 0; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i]));
+    for (unsigned i = 0; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i], c));
     b.head = nullptr;
-    b.count = 0;
+    b.room = static_cast<int32_t>(b.max);
     s.n[c] = 0;
   }
   remote_stash_flush(tc->remote);
@@ -345,6 +346,8 @@ void sweep_gone_threads() {
 }  // namespace
 
 void thread_teardown(ThreadCache* front) {
+  if constexpr (kHardened) hardened::flush_quarantine();
+  if (HZ_UNLIKELY(front->counting)) stats::front_exit();
   t_cache = &g_empty_cache;
   t_dead = 1;
   __atomic_store_n(&front->tid, 0, __ATOMIC_RELAXED);  // read by sweeps under the pool lock

@@ -11,10 +11,18 @@
 
 namespace hz {
 
+// room counts down as blocks come in: the free path's limit check is one
+// decrement and a sign test. count() = max - room.
 struct Bin {
   FreeBlock* head;
-  uint32_t count;
-  uint32_t max;  // a free that pushes count past max flushes to central
+  int32_t room;  // max - count; a free that takes it below zero flushes to central
+  uint32_t max;
+  uint32_t count() const { return static_cast<uint32_t>(static_cast<int64_t>(max) - room); }
+  void add(uint32_t n) { room -= static_cast<int32_t>(n); }
+  void set_max(uint32_t m) {
+    room += static_cast<int32_t>(m) - static_cast<int32_t>(max);
+    max = m;
+  }
 };
 
 struct ThreadCache {
@@ -41,7 +49,7 @@ struct ThreadCache {
 // matches no block, so the first malloc or free lands in a slow path that
 // sets the thread up, with no "initialised?" test on the fast path.
 extern ThreadCache g_empty_cache;
-extern __thread ThreadCache* t_cache __attribute__((tls_model("initial-exec")));
+extern HZ_TLS ThreadCache* t_cache;
 
 // Slow paths.
 HZ_NOINLINE void* alloc_refill(unsigned cls);

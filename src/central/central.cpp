@@ -1,5 +1,9 @@
 #include "central/central.h"
 
+#include <string.h>
+
+#include "check/free_key.h"
+#include "check/hardened.h"
 #include "stats/stats.h"
 
 namespace hz::central {
@@ -7,9 +11,12 @@ namespace {
 
 RunMeta* new_run(unsigned shard, unsigned cls) {
   const ClassInfo& ci = kClasses[cls];
-  RunMeta* m = arena::alloc_span(ci.run_pages, 1, nullptr);
+  bool zeroed = false;
+  RunMeta* m = arena::alloc_span(ci.run_pages, 1, kHardened ? &zeroed : nullptr);
   if (!m) return nullptr;
   size_t page = arena::page_of(m);
+  // Hardened: blocks are zero until handed out (checked then).
+  if (kHardened && !zeroed) memset(arena::page_addr(page), 0, size_t{ci.run_pages} << kPageShift);
   for (unsigned i = 0; i < ci.run_pages; ++i) g_pagemap.tags[page + i] = make_tag(cls, shard, i);
   m->cls = static_cast<uint8_t>(cls);
   m->owner = static_cast<uint8_t>(shard);
@@ -39,15 +46,24 @@ FreeBlock* carve(unsigned shard, unsigned cls, unsigned want, unsigned* got, Fre
   char* base = static_cast<char*>(arena::page_addr(arena::page_of(run))) + size_t{run->carved} * ci.size;
   run->carved += n;
   shard::excl_unlock(shard);
-  // Link the new blocks outside the lock: nobody else can see them yet.
+  // Link the new blocks outside the lock: nobody else can see them yet. Each
+  // gets its free key like any free block, so that freeing one twice is
+  // caught even before its first hand-out (a stale pointer into a run that
+  // was released and carved again).
+  if constexpr (kHardened) {
+    *got = n;
+    return hardened::shuffle_carved(base, n, ci.size, last);
+  }
   FreeBlock* head = reinterpret_cast<FreeBlock*>(base);
   FreeBlock* b = head;
   for (unsigned i = 1; i < n; ++i) {
     FreeBlock* nb = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(b) + ci.size);
     b->next = nb;
+    if constexpr (kFreeKey) b->key = free_key(b);
     b = nb;
   }
   b->next = nullptr;
+  if constexpr (kFreeKey) b->key = free_key(b);
   *got = n;
   *last = b;
   return head;

@@ -68,18 +68,23 @@ void heap_corruption(const char* what, const void* p) {
   abort();
 }
 
-void invalid_pointer(const char* call, const void* p) {
-  char buf[128];
-  char prefix[48];
+void misuse(const char* call, const char* what, const void* p) {
+  char buf[160];
+  char prefix[80];
   size_t i = 0;
   for (const char* s = "hakozuna: "; *s; ++s) prefix[i++] = *s;
   for (const char* s = call; *s && i < 36; ++s) prefix[i++] = *s;
-  for (const char* s = "(): invalid pointer "; *s && i + 1 < sizeof prefix; ++s) prefix[i++] = *s;
+  for (const char* s = "(): "; *s; ++s) prefix[i++] = *s;
+  for (const char* s = what; *s && i + 2 < sizeof prefix; ++s) prefix[i++] = *s;
+  prefix[i++] = ' ';
   prefix[i] = '\0';
   format_ptr(buf, sizeof buf, prefix, p, "\n");
   write_stderr(buf);
   abort();
 }
+
+void invalid_pointer(const char* call, const void* p) { misuse(call, "invalid pointer", p); }
+void double_free(const char* call, const void* p) { misuse(call, "double free", p); }
 
 void SpinLock::wait() {
   for (int spins = 0;; ++spins) {

@@ -11,6 +11,13 @@
 #define HZ_INLINE inline __attribute__((always_inline))
 #define HZ_NOINLINE __attribute__((noinline))
 #define HZ_COLD __attribute__((noinline, cold))
+// A cold report the fast path reaches by a jump: never [[noreturn]] nor seen
+// as such (GCC's noipa), so the caller needs no stack frame for it.
+#if defined(__clang__)
+#define HZ_COLD_TAIL __attribute__((noinline, cold))
+#else
+#define HZ_COLD_TAIL __attribute__((noipa, cold))
+#endif
 #define HZ_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace hz {
@@ -27,8 +34,12 @@ void format_ptr(char* buf, size_t cap, const char* prefix, const void* p, const 
 // Prints "hakozuna: heap corruption detected (<what>) near 0x..." and aborts:
 // a free list broken by the program (a double free, a write after free).
 [[noreturn]] HZ_COLD void heap_corruption(const char* what, const void* p);
-// Prints "hakozuna: <call>(): invalid pointer 0x..." and aborts.
+inline constexpr const char* kNotAFreeBlock = "a free list leads to a block that is not free: written after free?";
+// Prints "hakozuna: <call>(): <what> 0x..." and aborts: a misuse the program
+// made of the API (invalid pointer, double free, size mismatch).
+[[noreturn]] HZ_COLD void misuse(const char* call, const char* what, const void* p);
 [[noreturn]] HZ_COLD void invalid_pointer(const char* call, const void* p);
+[[noreturn]] HZ_COLD void double_free(const char* call, const void* p);
 
 // Debug-only invariant check at box boundaries; compiles to nothing in release.
 #define HZ_CHECK(cond, msg)                                 \

@@ -5,6 +5,7 @@
 
 #include "arena/arena.h"
 #include "budget/budget.h"
+#include "check/hardened.h"
 #include "os/os.h"
 #include "size_class/size_class.h"
 #include "stats/stats.h"
@@ -12,6 +13,9 @@
 namespace hz::large {
 namespace {
 constinit size_t g_backable = 0;  // RAM + swap, read once
+// Hardened build: an inaccessible page after every span catches an overflow
+// that runs past its end.
+constexpr size_t kGuardPages = kHardened ? 1 : 0;
 }
 
 void* alloc(size_t size, size_t align, bool zero) {
@@ -24,6 +28,7 @@ void* alloc(size_t size, size_t align, bool zero) {
   }
   size_t npages = (size + kPageSize - 1) >> kPageShift;
   if (npages == 0) npages = 1;
+  npages += kGuardPages;
   size_t align_pages = align > kPageSize ? align >> kPageShift : 1;
   // Could never fit, not even once the reservation has grown as far as the
   // arena's limit and RLIMIT_AS allow: skip the exhaustion sequence.
@@ -47,6 +52,16 @@ void* alloc(size_t size, size_t align, bool zero) {
   __atomic_store_n(&g_pagemap.tags[page], make_tag(kLargeClass, 0, 0), __ATOMIC_RELEASE);
   stats::add(stats::kLargeAlloc, 1);
   void* p = arena::page_addr(page);
+  if constexpr (kGuardPages > 0) {
+    npages -= kGuardPages;
+    if (!os::protect(arena::page_addr(page + npages), kGuardPages << kPageShift, false)) {
+      g_pagemap.tags[page] = make_tag(kFreedClass, 0, 0);
+      arena::free_span(m);
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  if (HZ_UNLIKELY(stats::counting())) stats::span_alloc(p, npages << kPageShift, zero);  // before the memset (memcheck)
   if (zero && !zeroed) memset(p, 0, npages << kPageShift);
   return p;
 }
@@ -54,12 +69,17 @@ void* alloc(size_t size, size_t align, bool zero) {
 void free(void* p) {
   size_t page = arena::page_of(p);
   RunMeta* m = arena::meta_of(page);
-  g_pagemap.tags[page] = 0;  // a second free of p now fails the tag check
+  if (HZ_UNLIKELY(stats::counting())) stats::span_free(p, (size_t{m->npages} - kGuardPages) << kPageShift);
+  g_pagemap.tags[page] = make_tag(kFreedClass, 0, 0);  // a second free of p is a double free
+  // Hardened: purged and inaccessible until the page heap hands it out again.
+  if constexpr (kHardened) hardened::close_span(p, size_t{m->npages} << kPageShift);
   stats::add(stats::kLargeFree, 1);
   arena::free_span(m);
   budget::note_idle_memory();
 }
 
-size_t usable_size(const void* p) { return size_t{arena::meta_of(arena::page_of(p))->npages} << kPageShift; }
+size_t usable_size(const void* p) {
+  return (size_t{arena::meta_of(arena::page_of(p))->npages} - kGuardPages) << kPageShift;
+}
 
 }  // namespace hz::large

@@ -24,11 +24,12 @@ constexpr Spec kTable[] = {
     {"HAKOZUNA_BACKGROUND_PURGE", Kind::Bool, "1", "a background thread runs the decay in multi-threaded processes"},
     {"HAKOZUNA_HUGEPAGES", Kind::Bool, "0", "ask for transparent huge pages on the arena"},
     {"HAKOZUNA_VERBOSE", Kind::Bool, "0", "print the effective options at start"},
+    {"HAKOZUNA_PROFILE", Kind::Text, "unset", "count and write the allocation profile to FILE.<pid> at exit (hakozuna profile)"},
 };
 constexpr size_t kCount = sizeof kTable / sizeof kTable[0];
-enum : size_t { kOptStats, kOptArena, kOptDelay, kOptBackground, kOptHuge, kOptVerbose };
+enum : size_t { kOptStats, kOptArena, kOptDelay, kOptBackground, kOptHuge, kOptVerbose, kOptProfile };
 
-constinit Values g_values = {kArenaReserveDefault, false, kPurgeDelayMsDefault, true, false, false, false};
+constinit Values g_values = {kArenaReserveDefault, false, kPurgeDelayMsDefault, true, false, false, false, nullptr};
 constinit bool g_parsed = false;
 
 // A fixed-size line buffer: warnings are built without allocating.
@@ -84,7 +85,8 @@ uint64_t current(size_t i) {
     case kOptDelay: return g_values.purge_delay_ms;
     case kOptBackground: return g_values.background_purge;
     case kOptHuge: return g_values.hugepages;
-    default: return g_values.verbose;
+    case kOptVerbose: return g_values.verbose;
+    default: return 0;  // HAKOZUNA_PROFILE: text, see parse()
   }
 }
 
@@ -95,13 +97,19 @@ void store(size_t i, uint64_t v) {
     case kOptDelay: g_values.purge_delay_ms = static_cast<uint32_t>(v); break;
     case kOptBackground: g_values.background_purge = v != 0; break;
     case kOptHuge: g_values.hugepages = v != 0; break;
-    default: g_values.verbose = v != 0; break;
+    case kOptVerbose: g_values.verbose = v != 0; break;
+    default: break;  // HAKOZUNA_PROFILE: text, see parse()
   }
 }
 
 }  // namespace
 
 bool parse_value(const Spec& spec, const char* s, uint64_t* out, const char** why) {
+  if (spec.kind == Kind::Text) {  // the text itself is the value; *out is untouched
+    if (*s) return true;
+    *why = "empty";
+    return false;
+  }
   if (spec.kind == Kind::Bool) {
     if ((s[0] == '0' || s[0] == '1') && s[1] == 0) {
       *out = static_cast<uint64_t>(s[0] - '0');
@@ -170,7 +178,8 @@ void parse() {
     uint64_t v = 0;
     const char* why = "";
     if (parse_value(kTable[i], text, &v, &why)) {
-      store(i, v);
+      if (i == kOptProfile) g_values.profile = text;  // environ outlives us: no copy
+      else store(i, v);
       continue;
     }
     Line l;
@@ -203,7 +212,11 @@ void parse() {
     }
     l.put("hakozuna: ignoring unknown variable ");
     l.put_value_text(*e, len < 64 ? len : 64);
-    l.put(" (known: HAKOZUNA_STATS, _ARENA_SIZE, _PURGE_DELAY_MS, _BACKGROUND_PURGE, _HUGEPAGES, _VERBOSE)");
+    for (size_t i = 0; i < kCount; ++i) {  // the known ones, from the table
+      l.put(i == 0 ? " (known: " : ", _");
+      l.put(kTable[i].name + (i == 0 ? 0 : 9));
+    }
+    l.put(")");
     l.emit();
   }
   if (g_values.verbose) {
@@ -213,7 +226,8 @@ void parse() {
       l.put(" ");
       l.put(kTable[i].name);
       l.put("=");
-      put_value(l, kTable[i], current(i));
+      if (i == kOptProfile) l.put_value_text(g_values.profile ? g_values.profile : "unset", 64);
+      else put_value(l, kTable[i], current(i));
     }
     l.emit();
   }

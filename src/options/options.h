@@ -16,6 +16,7 @@ struct Values {
   bool hugepages;           // HAKOZUNA_HUGEPAGES
   bool stats;               // HAKOZUNA_STATS
   bool verbose;             // HAKOZUNA_VERBOSE
+  const char* profile;      // HAKOZUNA_PROFILE: file prefix for the profile (nullptr: off)
 };
 
 // Parses the environment (first call only; later calls return at once).
@@ -24,11 +25,11 @@ void parse();
 const Values& get();
 
 // The table, for `options` listings and the README check.
-enum class Kind : uint8_t { Size, Millis, Bool };
+enum class Kind : uint8_t { Size, Millis, Bool, Text };
 struct Spec {
   const char* name;
   Kind kind;
-  const char* default_text;  // as shown in the README
+  const char* default_text;  // as shown in the README ("unset" for Text)
   const char* meaning;       // one line
 };
 const Spec* table(size_t* n);

@@ -54,6 +54,8 @@ void release(void* p, size_t size) { munmap(p, size); }
 
 void purge(void* p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 
+bool protect(void* p, size_t size, bool accessible) { return mprotect(p, size, accessible ? kProt : PROT_NONE) == 0; }
+
 void advise_hugepages(void* p, size_t size) { madvise(p, size, MADV_HUGEPAGE); }
 
 uint32_t now_ms() {

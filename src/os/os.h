@@ -16,6 +16,9 @@ bool reserve_at(void* p, size_t size);
 void release(void* p, size_t size);
 // Drops the pages' contents; they read back as zero and cost no RSS.
 void purge(void* p, size_t size);
+// Makes [p, p+size) readable and writable, or inaccessible (hardened build:
+// guard pages, freed spans). False if the kernel refused (too many mappings).
+bool protect(void* p, size_t size, bool accessible);
 // Asks for transparent huge pages on [p, p+size).
 void advise_hugepages(void* p, size_t size);
 // A coarse monotonic clock in milliseconds (wraps after 49 days; compare by

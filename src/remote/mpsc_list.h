@@ -63,9 +63,9 @@ class LockedList {
 
 using BlockLists = std::conditional_t<kLockFreeLists, MpscList, LockedList>;
 
-// Publishes n blocks first..last as one batch.
-inline void push_batch(BlockLists& list, FreeBlock* first, FreeBlock* last, uint32_t n) {
-  set_batch(first, last, n);
+// Publishes n blocks first..last of class cls as one batch.
+inline void push_batch(BlockLists& list, FreeBlock* first, FreeBlock* last, uint32_t n, unsigned cls) {
+  set_batch(first, last, n, cls);
   list.push(first, last);
 }
 

@@ -17,7 +17,7 @@ void note_arrival(Shard& sh) {
 
 void publish(RemoteGroup& g) {
   unsigned owner = g.key >> 8, cls = g.key & 0xFF;
-  push_batch(g_shards[owner].stash[cls], g.head, g.tail, g.count);
+  push_batch(g_shards[owner].stash[cls], g.head, g.tail, g.count, cls);
   note_arrival(g_shards[owner]);
   stats::add(stats::kStashPush, 1);
   stats::add(stats::kRemoteFlush, 1);
@@ -77,7 +77,7 @@ void remote_stash_flush(RemoteStash& rs) {
 }
 
 void remote_push_one(FreeBlock* b, unsigned cls, unsigned owner) {
-  push_batch(g_shards[owner].stash[cls], b, b, 1);
+  push_batch(g_shards[owner].stash[cls], b, b, 1, cls);
   note_arrival(g_shards[owner]);
   stats::add(stats::kStashPush, 1);
 }

@@ -67,7 +67,7 @@ inline FreeBlock* partial_take(Shard& sh, unsigned cls) {
   partial_unlink(sh, cls, r);
   FreeBlock* head = r->free_list;
   r->free_tail->next = nullptr;
-  set_batch(head, r->free_tail, r->nfree);
+  set_batch(head, r->free_tail, r->nfree, cls);
   r->free_list = r->free_tail = nullptr;
   r->nfree = 0;
   return head;

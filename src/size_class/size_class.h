@@ -12,6 +12,9 @@ namespace hz {
 
 inline constexpr unsigned kNumClasses = 8 + 4 * 11 + 1;  // class 0 means "no class"
 inline constexpr unsigned kLargeClass = 255;              // page-tag class of a page span
+// Page-tag class of a page where a span started, or of a small run's page,
+// that was freed and not reused since: a free() there is a double free.
+inline constexpr unsigned kFreedClass = 254;
 inline constexpr size_t kLookupMax = 1024;                // sizes served by one table load
 
 struct ClassInfo {
@@ -80,8 +83,16 @@ constexpr std::array<uint8_t, kLookupMax / 16 + 1> make_lookup() {
 
 inline constexpr std::array<ClassInfo, kNumClasses> kClasses = detail::make_classes();
 inline constexpr std::array<uint8_t, kLookupMax / 16 + 1> kClassLookup = detail::make_lookup();
+// div_magic by any 8-bit tag class, 8 bytes apart: free() indexes it with
+// one scaled load, and a class that is not a small one (0, spans, freed) has
+// magic 0, which fails the divisibility test: one branch covers both.
+inline constexpr std::array<uint64_t, 256> kDivMagic = [] {
+  std::array<uint64_t, 256> t{};
+  for (unsigned c = 1; c < kNumClasses; ++c) t[c] = kClasses[c].div_magic;
+  return t;
+}();
 static_assert(kClasses[kNumClasses - 1].size == kMaxSmallSize, "class table must end at kMaxSmallSize");
-static_assert(kNumClasses < kLargeClass, "class ids must fit the 8-bit tag field");
+static_assert(kNumClasses < kFreedClass, "class ids must fit the 8-bit tag field");
 
 // Class for a size in (kLookupMax, kMaxSmallSize].
 HZ_INLINE unsigned class_of_medium(size_t size) {

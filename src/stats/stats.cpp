@@ -7,7 +7,10 @@
 #include "arena/arena.h"
 #include "cache/thread_cache.h"
 #include "common/base.h"
+#include "hakozuna.h"
 #include "options/options.h"
+#include "stats/profile.h"
+#include "track/memcheck.h"
 
 namespace hz::stats {
 
@@ -40,7 +43,8 @@ void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
 
 void init_from_env() {
   g_print_at_exit = options::get().stats;
-  g_counting = g_print_at_exit;
+  profile::init_from_env();
+  g_counting = g_print_at_exit || profile::on() || track::active();
   if (g_print_at_exit) {
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
     if (fd >= 0) g_report_fd = fd;
@@ -50,7 +54,7 @@ void init_from_env() {
 void print_report() {
   char buf[2048];
   size_t len = 0;
-  const char* head = "hakozuna:";
+  const char* head = "hakozuna: version=" HAKOZUNA_VERSION_STRING;  // which library wrote the line
   for (const char* s = head; *s; ++s) buf[len++] = *s;
   buf[len] = '\0';
   arena::Usage u = arena::usage();
@@ -67,7 +71,8 @@ void print_report() {
   append(buf, sizeof buf, len, "reserved", u.reserved_bytes);
   if (counting()) {
     for (unsigned c = kLargeAlloc; c < kNumCounters; ++c)
-      append(buf, sizeof buf, len, kCounterNames[c], g_counters[c].load(std::memory_order_relaxed));
+      if (kRemoteLite || c < kRlPush || c > kRlFallback)
+        append(buf, sizeof buf, len, kCounterNames[c], g_counters[c].load(std::memory_order_relaxed));
     uint64_t flushes = g_counters[kRemoteFlush].load();
     append(buf, sizeof buf, len, "remote_flush_avg_len",
            flushes ? g_counters[kRemoteFlushBlocks].load() / flushes : 0);
@@ -91,9 +96,11 @@ void at_exit() {
     options::parse();
     g_counting = options::get().stats;
     if (g_counting) print_report();
+    profile::write_at_exit();
     return;
   }
   if (g_print_at_exit) print_report();
+  profile::write_at_exit();
 }
 
 }  // namespace hz::stats

@@ -10,6 +10,11 @@
 
 #include "common/base.h"
 
+namespace hz {
+struct ThreadCache;
+struct FreeBlock;
+}  // namespace hz
+
 namespace hz::stats {
 
 // Slow-path events, counted in shared atomics. Per-call events (alloc, free,
@@ -44,6 +49,12 @@ enum Counter : unsigned {
   kReclaimSegments,  // frees that left a wholly free 2 MiB segment's worth of pages
   kSteal,            // exhaustion: blocks taken from another shard's lists
   kAllocFailed,      // requests that got ENOMEM after the whole sequence
+  // Page-level remote lane (HZ_REMOTE_LITE only; not printed otherwise).
+  kRlPush,           // remote frees pushed onto their run's list
+  kRlNotify,         // ... that found it empty: the empty -> non-empty transitions
+  kRlPageqDrain,     // run queues taken by the owner (one atomic_exchange each)
+  kRlRunsDrained,    // run lists taken by the owner (one atomic_exchange each)
+  kRlFallback,       // remote frees into a run not in use: the owner-stash path instead
   kNumCounters
 };
 
@@ -51,7 +62,8 @@ inline constexpr const char* kCounterNames[kNumCounters] = {
     "alloc", "free", "remote_free", "large_alloc", "large_free", "refill", "central_push", "run_new",
     "run_release", "stash_push", "stash_exchange", "central_drain", "partial_take", "borrow", "drained_set", "remote_flush",
     "remote_flush_blocks", "owner_excl_wait", "thread_init", "thread_exit", "arena_grow",
-    "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "reclaim_segments", "steal", "alloc_failed"};
+    "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "reclaim_segments", "steal", "alloc_failed",
+    "rl_push", "rl_notify", "rl_pageq_drain", "rl_runs_drained", "rl_fallback"};
 
 extern std::atomic<uint64_t> g_counters[kNumCounters];
 extern bool g_counting;  // set once, at the first allocation
@@ -61,11 +73,20 @@ inline void add(Counter c, uint64_t n) {
   if (HZ_UNLIKELY(counting())) g_counters[c].fetch_add(n, std::memory_order_relaxed);
 }
 
-// Reads HAKOZUNA_STATS once at start-up.
+// Reads HAKOZUNA_STATS (and HAKOZUNA_PROFILE, and whether memcheck runs us:
+// each puts threads behind counting fronts) once at start-up.
 void init_from_env();
 // Prints the one-line report to stderr (always; the exit hook checks the env).
 void print_report();
 // Called at process exit.
 void at_exit();
+
+// The counting front's slow path (front.cpp): every malloc and free of a
+// thread behind a counting front, and every page span, when counting is on.
+void* front_alloc(ThreadCache* front, unsigned cls);
+void front_free(ThreadCache* front, FreeBlock* b, unsigned cls, unsigned owner);  // before b is linked
+void front_exit();  // the thread's cache is torn down
+void span_alloc(void* p, size_t bytes, bool zeroed);
+void span_free(void* p, size_t bytes);  // before the span goes back to the page heap
 
 }  // namespace hz::stats

@@ -54,23 +54,47 @@ TEST(MpscList, PushReportsEmptyToNonEmptyTransition) {
   list.drain();
 }
 
+// A block of the 32-byte class: room for a batch header beside the key.
+struct Block32 {
+  FreeBlock fb;
+  uint64_t pad[2];
+};
+constexpr unsigned kCls32 = 2;
+static_assert(kClasses[kCls32].size == sizeof(Block32));
+
 TEST(Batch, HeaderCarriesLastBlockAndLength) {
-  std::vector<FreeBlock> nodes(300);
-  for (size_t i = 0; i + 1 < nodes.size(); ++i) nodes[i].next = &nodes[i + 1];
-  nodes.back().next = nullptr;
-  set_batch(&nodes[0], &nodes.back(), 300);
-  EXPECT_EQ(batch_last(&nodes[0]), &nodes.back());
-  EXPECT_EQ(batch_count(&nodes[0]), 300u);
-  set_batch(&nodes[5], &nodes[5], 1);
-  EXPECT_EQ(batch_last(&nodes[5]), &nodes[5]);
-  EXPECT_EQ(batch_count(&nodes[5]), 1u);
+  std::vector<Block32> nodes(300);
+  for (size_t i = 0; i + 1 < nodes.size(); ++i) nodes[i].fb.next = &nodes[i + 1].fb;
+  nodes.back().fb.next = nullptr;
+  set_batch(&nodes[0].fb, &nodes.back().fb, 300, kCls32);
+  EXPECT_EQ(batch_last(&nodes[0].fb, kCls32), &nodes.back().fb);
+  EXPECT_EQ(batch_count(&nodes[0].fb, kCls32), 300u);
+  set_batch(&nodes[5].fb, &nodes[5].fb, 1, kCls32);
+  EXPECT_EQ(batch_last(&nodes[5].fb, kCls32), &nodes[5].fb);
+  EXPECT_EQ(batch_count(&nodes[5].fb, kCls32), 1u);
+}
+
+TEST(Batch, TheHeaderLeavesTheFreeKeyAlone) {
+  std::vector<Block32> nodes(4);
+  for (auto& n : nodes) n.fb.key = 0x1234;
+  set_batch(&nodes[0].fb, &nodes[3].fb, 4, kCls32);
+  for (auto& n : nodes) EXPECT_EQ(n.fb.key, kFreeKey ? 0x1234u : n.fb.key);
+  // The 16-byte class has no room for a header: each block is a batch of one.
+  FreeBlock small[3] = {};
+  small[0].key = small[1].key = 0x99;
+  set_batch(&small[0], &small[1], 2, 1);
+  if (kFreeKey) {
+    EXPECT_EQ(small[0].key, 0x99u);
+    EXPECT_EQ(batch_last(&small[0], 1), &small[0]);
+    EXPECT_EQ(batch_count(&small[0], 1), 1u);
+  }
 }
 
 TEST(Batch, ChainsOfBatchesSurviveConcurrentPublishing) {
   // Producers publish batches of varying length; the consumer walks the
   // drained chain batch by batch through the headers alone.
   constexpr int kProducers = 4, kBatches = 3000;
-  std::vector<std::vector<FreeBlock>> pools(kProducers, std::vector<FreeBlock>(kBatches * 8));
+  std::vector<std::vector<Block32>> pools(kProducers, std::vector<Block32>(kBatches * 8));
   MpscList list;
   std::atomic<int> done{0};
   std::vector<std::thread> ts;
@@ -79,18 +103,18 @@ TEST(Batch, ChainsOfBatchesSurviveConcurrentPublishing) {
       auto& pool = pools[static_cast<size_t>(t)];
       for (int b = 0; b < kBatches; ++b) {
         uint32_t n = 1 + static_cast<uint32_t>(b % 8);
-        FreeBlock* first = &pool[static_cast<size_t>(b) * 8];
-        for (uint32_t k = 0; k + 1 < n; ++k) first[k].next = &first[k + 1];
-        set_batch(first, &first[n - 1], n);
-        list.push(first, &first[n - 1]);
+        Block32* first = &pool[static_cast<size_t>(b) * 8];
+        for (uint32_t k = 0; k + 1 < n; ++k) first[k].fb.next = &first[k + 1].fb;
+        set_batch(&first->fb, &first[n - 1].fb, n, kCls32);
+        list.push(&first->fb, &first[n - 1].fb);
       }
       done.fetch_add(1);
     });
   size_t blocks = 0, batches = 0;
   auto consume = [&] {
     for (FreeBlock* b = list.drain(); b;) {
-      FreeBlock* last = batch_last(b);
-      uint32_t n = batch_count(b);
+      FreeBlock* last = batch_last(b, kCls32);
+      uint32_t n = batch_count(b, kCls32);
       FreeBlock* walk = b;
       for (uint32_t k = 1; k < n; ++k) walk = walk->next;
       ASSERT_EQ(walk, last) << "header disagrees with the list";

@@ -30,13 +30,7 @@ LIBDIR=$(dirname "$(find "$PREFIX" -name 'libhakozuna.so' | head -n 1)")
 # (a) CMake package.
 mkdir -p "$WORK/cmake-consumer"
 cp "$HERE/consumer.c" "$WORK/cmake-consumer/"
-cat >"$WORK/cmake-consumer/CMakeLists.txt" <<'CMEOF'
-cmake_minimum_required(VERSION 3.20)
-project(hz_consumer C)
-find_package(hakozuna REQUIRED)
-add_executable(app consumer.c)
-target_link_libraries(app hakozuna::hakozuna)
-CMEOF
+cp "$HERE/consumer.cmake" "$WORK/cmake-consumer/CMakeLists.txt"
 "$CMAKE" -S "$WORK/cmake-consumer" -B "$WORK/cmake-consumer/build" \
   -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Release \
   >"$WORK/cmake-consumer.log" 2>&1 ||

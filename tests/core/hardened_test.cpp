@@ -1,0 +1,95 @@
+// Hardened build (-DHAKOZUNA_HARDENED=ON, issue 11): canaries catch overflows
+// and underflows at free, a write after free is caught when the block leaves
+// the quarantine or is handed out again, blocks come out zeroed, reuse is
+// delayed, page spans have a guard page.
+// Skipped in other builds.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "config.h"
+#include "hakozuna.h"
+
+namespace {
+
+class Hardened : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+  void SetUp() override {
+    if (!hz::kHardened) GTEST_SKIP() << "not the hardened build";
+  }
+};
+
+const char* const kOverflow = "^hakozuna: free\\(\\): heap overflow detected in block 0x[0-9a-f]+\n?$";
+
+void overflow_by(size_t size, size_t by) {
+  auto* p = static_cast<char*>(hz_malloc(size));
+  p[hz_usable_size(p) + by - 1] ^= 1;
+  hz_free(p);
+}
+
+void underflow(size_t size) {
+  // Two live neighbours (runs are shuffled: look for them): the byte before
+  // the later one is the earlier one's canary.
+  std::set<char*> live;
+  for (int i = 0; i < 256; ++i) live.insert(static_cast<char*>(hz_malloc(size)));
+  for (char* p : live) {
+    char* next = p + hz_usable_size(p) + 8;
+    if (live.count(next)) {
+      next[-1] ^= 1;
+      hz_free(p);
+    }
+  }
+}
+
+TEST_F(Hardened, AnOverflowIsCaughtAtFree) {
+  for (size_t size : {1, 24, 48, 100, 1000, 16384, 200000}) EXPECT_DEATH(overflow_by(size, 1), kOverflow) << size;
+  EXPECT_DEATH(underflow(48), kOverflow);
+}
+
+TEST_F(Hardened, APageSpanEndsInAGuardPage) {
+  // Past the canary, into the page after the span.
+  EXPECT_EXIT(overflow_by(1 << 20, 8 + 64), ::testing::KilledBySignal(SIGSEGV), "");
+}
+
+TEST_F(Hardened, AWriteAfterFreeIsCaught) {
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<char*>(hz_malloc(100));
+        hz_free(p);
+        p[60] = 1;  // past the words the allocator keeps in a free block
+        hz_trim();  // the quarantine is checked as it empties
+      },
+      "write after free detected in block");
+}
+
+TEST_F(Hardened, BlocksComeOutZeroedAndReuseIsDelayed) {
+  std::vector<void*> v;
+  v.reserve(200);  // no free (a quarantine eviction) while the loop runs
+  auto* p = static_cast<unsigned char*>(hz_malloc(200));
+  memset(p, 0xAB, 200);
+  hz_free(p);
+  for (int i = 0; i < 200; ++i) {
+    auto* q = static_cast<unsigned char*>(hz_malloc(200));
+    EXPECT_NE(q, p) << "a freed block came back at once";
+    for (size_t k = 0; k < hz_usable_size(q); ++k) ASSERT_EQ(q[k], 0) << "byte " << k << " of a fresh block";
+    v.push_back(q);
+  }
+  for (void* q : v) hz_free(q);
+}
+
+TEST_F(Hardened, CarvedBlocksAreShuffled) {
+  // Consecutive allocations of a new run do not come out in address order.
+  std::vector<char*> v;
+  for (int i = 0; i < 64; ++i) v.push_back(static_cast<char*>(hz_malloc(3000)));
+  int ascending = 0;
+  for (size_t i = 1; i < v.size(); ++i) ascending += v[i] > v[i - 1];
+  EXPECT_LT(ascending, 56);
+  EXPECT_GT(ascending, 8);
+  for (char* q : v) hz_free(q);
+}
+
+}  // namespace

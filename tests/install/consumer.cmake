@@ -1,0 +1,5 @@
+cmake_minimum_required(VERSION 3.20)
+project(hz_consumer C)
+find_package(hakozuna REQUIRED)
+add_executable(app consumer.c)
+target_link_libraries(app hakozuna::hakozuna)
