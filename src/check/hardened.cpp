@@ -70,9 +70,11 @@ bool still_zero(const void* p, size_t from, size_t block) {
 // A block just handed out by the core: still zero past the core's words, as
 // its free left it (else the program wrote after free, or an underflow of
 // its neighbour reached it). It leaves zeroed, with its canary.
-void* finish_alloc(void* p, const char* call) {
+void* finish_alloc(void* p, size_t need, const char* call) {
   if (!p) return nullptr;
   size_t block = block_size(p);
+  // A free list whose link was forged to a free block of a smaller class.
+  if (HZ_UNLIKELY(block < need)) heap_corruption("a free list handed out a block of another size class", p);
   if (block <= kSmallMax) {
     if (HZ_UNLIKELY(!still_zero(p, kCoreWords / 8, block))) misuse(call, "write after free detected in block", p);
     memset(p, 0, block < kCoreWords ? block : kCoreWords);
@@ -178,7 +180,7 @@ void* malloc(size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return finish_alloc(alloc(size + kCanaryBytes), "malloc");
+  return finish_alloc(alloc(size + kCanaryBytes), size + kCanaryBytes, "malloc");
 }
 
 void* aligned(size_t align, size_t size) {
@@ -186,7 +188,7 @@ void* aligned(size_t align, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return finish_alloc(alloc_aligned(align, size + kCanaryBytes), "aligned_alloc");
+  return finish_alloc(alloc_aligned(align, size + kCanaryBytes), size + kCanaryBytes, "aligned_alloc");
 }
 
 void* calloc(size_t total) {
