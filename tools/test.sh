@@ -41,7 +41,9 @@ STATUS=0
 START_ALL=$SECONDS
 
 # run_build NAME DIR CMAKE-ARGS...: configure, build, ctest; records the result.
-# The project is the top level one, or $SRC when set (SRC=tests/fuzz run_build ...).
+# The project is the top level one, or $SRC when set (SRC=tests/fuzz run_build ...);
+# $TARGETS and $TESTS, when set, build only those targets and run only the
+# tests matching that regular expression.
 run_build() {
   local name=$1 dir=$2
   shift 2
@@ -54,7 +56,8 @@ run_build() {
     return
   fi
   echo "==== [$name] build"
-  if ! cmake --build "$dir" -j "$JOBS"; then
+  # shellcheck disable=SC2086 # TARGETS is a list
+  if ! cmake --build "$dir" -j "$JOBS" ${TARGETS:+--target $TARGETS}; then
     SUMMARY+=("[$name] FAILED: build failed")
     TOTAL_FAILED=$((TOTAL_FAILED + 1))
     STATUS=1
@@ -62,7 +65,7 @@ run_build() {
   fi
   echo "==== [$name] ctest"
   local rc=0
-  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" 2>&1 | tee "$log" || rc=$?
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" ${TESTS:+-R "$TESTS"} 2>&1 | tee "$log" || rc=$?
   # ctest ends with "100% tests passed, 0 tests failed out of N" or
   # "X% tests passed, F tests failed out of N".
   local line total failed skipped passed
@@ -109,6 +112,13 @@ if ((QUICK == 0)); then
   # The page-level remote lane (HZ_REMOTE_LITE): every test the release build
   # runs (core, api, budget, preload, install), since it changes who frees what.
   run_build lane-r90 build-r90 -DHAKOZUNA_LANE=r90 -DCMAKE_BUILD_TYPE=Release -DHAKOZUNA_BUILD_BENCH=OFF
+  # ... and its lock-free run lists and run queue under both sanitizers (the
+  # asan/tsan builds above are of the default lane, where they compile away).
+  for san in address thread; do
+    TARGETS="run_remote_test remote_free_test mpsc_list_test" TESTS="^(RunRemote|RemoteFree|MpscList)\." \
+      run_build "r90-$san" "build-r90-$san" -DHAKOZUNA_LANE=r90 -DHAKOZUNA_SANITIZE=$san \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAKOZUNA_BUILD_BENCH=OFF
+  done
   # The hardened build (canaries, zeroing, quarantine, guard pages): every
   # test the release build runs, and its own checks (hardened_test).
   run_build hardened build-hardened -DHAKOZUNA_HARDENED=ON -DCMAKE_BUILD_TYPE=Release \
