@@ -34,9 +34,9 @@
 #include <functional>
 #include <thread>
 
+#include "hakozuna.h"
 #include "hz_model.h"
 
-extern "C" void hz_free_sized(void* p, size_t size);  // exported, not in hakozuna.h
 
 namespace hzfuzz {
 namespace {
