@@ -5,7 +5,6 @@
 
 #include "cache/thread_cache.h"
 #include "check/free_key.h"
-#include "api/free_path.h"
 #include "large/large.h"
 
 namespace hz {

@@ -17,11 +17,6 @@ namespace hz {
 
 HZ_NOINLINE void free_outside(void* p, const char* call);
 HZ_NOINLINE void free_span_or_invalid(void* p, uint32_t tag, const char* call);
-// Reports a free list whose block is not a free one (a write after free) and
-// aborts; reached by a jump, like report_double_free.
-HZ_COLD_TAIL void* report_bad_free_list(void* b);
-// Reports a double free and aborts (HZ_COLD_TAIL: reached by a jump).
-HZ_COLD_TAIL void report_double_free(void* p, const char* call);
 // Reports p as a double free when it points at a freed block or span, else as
 // an invalid pointer; aborts.
 [[noreturn]] HZ_COLD void bad_pointer(const char* call, const void* p);

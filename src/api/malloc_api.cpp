@@ -72,9 +72,8 @@ size_t block_size(const void* p) {
   uint32_t tag = tag_at(off);
   unsigned cls = tag_class(tag);
   if (cls == kLargeClass) return (off & (kPageSize - 1)) == 0 ? large::usable_size(p) : 0;
-  if (cls == 0 || cls >= kNumClasses) return 0;
   uint64_t run_off = (uint64_t{tag_page_in_run(tag)} << kPageShift) | (off & (kPageSize - 1));
-  uint64_t magic = kClasses[cls].div_magic;
+  uint64_t magic = kDivMagic[cls];  // 0 for anything but a small class: fails
   return run_off * magic < magic ? kClasses[cls].size : 0;
 }
 

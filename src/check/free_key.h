@@ -25,6 +25,12 @@ HZ_INLINE uint64_t free_key(const FreeBlock* b) {
   return reinterpret_cast<uintptr_t>(b) ^ 0xFFFFFFFF'A5E0F2D3ull;
 }
 
+// The box's reports (api/malloc_api.cpp), each aborting; the fast paths reach
+// them by a jump (HZ_COLD_TAIL): a double free, and a free list whose block
+// is not a free one (a write after free).
+HZ_COLD_TAIL void report_double_free(void* p, const char* call);
+HZ_COLD_TAIL void* report_bad_free_list(void* b);
+
 // A block going onto a free list: false, and no change, if it is on one
 // already (a double free; the caller reports it by a tail call, so the fast
 // path needs no stack frame).
