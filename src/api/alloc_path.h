@@ -9,14 +9,14 @@
 
 namespace hz {
 
-HZ_INLINE void* alloc_class(unsigned cls) {
+HZ_INLINE void* alloc_class(size_t cls) {
   ThreadCache* tc = t_cache;
   Bin& b = tc->bins[cls];
   FreeBlock* blk = b.head;
   if (HZ_LIKELY(blk != nullptr)) {
-    b.head = blk->next;
+    b.head = blk->next();
     b.room++;
-    if (HZ_UNLIKELY(!take_in_use(blk))) return report_bad_free_list(blk);
+    if (HZ_UNLIKELY(!take_in_use(blk, cls))) return report_bad_free_list(blk);
     return blk;
   }
   return alloc_refill(cls);

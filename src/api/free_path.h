@@ -52,11 +52,11 @@ HZ_INLINE void dealloc(void* p, size_t size = 0) {
     if (HZ_UNLIKELY(!size_fits_class(cls, size, kCheck))) size_mismatch(p, kCheck);
   }
   FreeBlock* b = static_cast<FreeBlock*>(p);
-  if (HZ_UNLIKELY(!mark_free(b))) return report_double_free(p, "free");
+  if (HZ_UNLIKELY(!mark_free(b, cls))) return report_double_free(p, "free");
   ThreadCache* tc = t_cache;
   if (HZ_UNLIKELY(tag_owner(tag) != tc->shard)) return free_remote(tc, b, cls, tag_owner(tag));
   Bin& bin = tc->bins[cls];
-  b->next = bin.head;
+  b->set_next(bin.head);
   bin.head = b;
   if (HZ_UNLIKELY(--bin.room < 0)) flush_bin(tc, cls);
 }

@@ -60,7 +60,7 @@ void bad_pointer(const char* call, const void* p) {
   if (off < g_pagemap.size) {
     uint32_t tag = tag_at(off);
     if (tag_class(tag) == kFreedClass) double_free(call, p);
-    if (tag_class(tag) != 0 && tag_class(tag) < kNumClasses && is_free_block(p)) double_free(call, p);
+    if (tag_class(tag) != 0 && tag_class(tag) < kNumClasses && is_free_block(p, tag_class(tag))) double_free(call, p);
   }
   invalid_pointer(call, p);
 }
@@ -142,7 +142,7 @@ HZ_EXPORT void* hz_realloc(void* p, size_t size) noexcept {
   if constexpr (kHardened) return hardened::realloc(p, size);
   if (p == nullptr) return alloc(size);
   size_t old = block_size(p);
-  if (HZ_UNLIKELY(old == 0 || (old <= kMaxSmallSize && is_free_block(p)))) bad_pointer("realloc", p);
+  if (HZ_UNLIKELY(old == 0 || (old <= kMaxSmallSize && is_free_block(p, class_of(old))))) bad_pointer("realloc", p);
   if (size == 0) {  // glibc: frees and returns NULL
     dealloc(p);
     return nullptr;

@@ -12,6 +12,12 @@
 
 namespace hz {
 
+namespace hardened {
+// Random in the hardened build (set before the first block exists), 0 in
+// the others, where the links below are plain pointers.
+extern uint64_t g_link_secret;
+}
+
 // A free block: word 0 links it, word 1 holds its free key (kFreeKey, see
 // check/free_key.h). Lists between threads are chains of batches: a batch's
 // first block carries a header (its last block and its length) so a consumer
@@ -19,9 +25,25 @@ namespace hz {
 // every one (each a cache miss when another core freed it). The header sits in
 // word 2, or in word 1 without the key; a class too small for it (16 bytes
 // with the key) has no header, and each of its blocks is a batch of one.
+//
+// The hardened build stores the link and the header xor'd with a secret and
+// the block's address: a write after free cannot aim the list at a chosen
+// address, and a link that decodes to outside the arena is reported.
 struct FreeBlock {
-  FreeBlock* next;
+  uintptr_t link;  // through next() and set_next() only
   uint64_t key;
+
+  HZ_INLINE uintptr_t mask() const {
+    if constexpr (kHardened) return hardened::g_link_secret ^ reinterpret_cast<uintptr_t>(this);
+    return 0;
+  }
+  HZ_INLINE FreeBlock* next() const {
+    uintptr_t n = link ^ mask();
+    if (kHardened && HZ_UNLIKELY(n != 0 && arena_offset(reinterpret_cast<void*>(n)) >= g_pagemap.size))
+      heap_corruption("a free list link was overwritten", this);
+    return reinterpret_cast<FreeBlock*>(n);
+  }
+  HZ_INLINE void set_next(FreeBlock* n) { link = reinterpret_cast<uintptr_t>(n) ^ mask(); }
 };
 
 HZ_INLINE constexpr bool has_header(unsigned cls) { return !kFreeKey || kClasses[cls].size >= 24; }
@@ -29,14 +51,17 @@ HZ_INLINE uint64_t& header_word(FreeBlock* b) { return reinterpret_cast<uint64_t
 
 HZ_INLINE void set_batch(FreeBlock* first, FreeBlock* last, uint32_t n, unsigned cls) {
   HZ_CHECK(n > 0 && n < (1u << 16) && (reinterpret_cast<uintptr_t>(last) >> 48) == 0, "batch header out of range");
-  if (has_header(cls)) header_word(first) = reinterpret_cast<uintptr_t>(last) | (uint64_t{n} << 48);
+  if (has_header(cls)) header_word(first) = (reinterpret_cast<uintptr_t>(last) | (uint64_t{n} << 48)) ^ first->mask();
 }
 HZ_INLINE FreeBlock* batch_last(FreeBlock* first, unsigned cls) {
   if (!has_header(cls)) return first;
-  return reinterpret_cast<FreeBlock*>(header_word(first) & ((uint64_t{1} << 48) - 1));
+  uintptr_t last = (header_word(first) ^ first->mask()) & ((uint64_t{1} << 48) - 1);
+  if (kHardened && HZ_UNLIKELY(arena_offset(reinterpret_cast<void*>(last)) >= g_pagemap.size))
+    heap_corruption("a free list's batch header was overwritten", first);
+  return reinterpret_cast<FreeBlock*>(last);
 }
 HZ_INLINE uint32_t batch_count(FreeBlock* first, unsigned cls) {
-  return has_header(cls) ? static_cast<uint32_t>(header_word(first) >> 48) : 1;
+  return has_header(cls) ? static_cast<uint32_t>((header_word(first) ^ first->mask()) >> 48) : 1;
 }
 
 enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2 };

@@ -53,7 +53,7 @@ void release_run(RunMeta* r) {
 void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
   size_t foreign = 0, foreign_max = 0;
   while (list) {
-    FreeBlock* next = list->next;
+    FreeBlock* next = list->next();
     if (HZ_UNLIKELY(arena_offset(list) >= g_pagemap.size)) heap_corruption("a free list leaves the heap", list);
     RunMeta* r = run_of(list);
     if (HZ_UNLIKELY(r->owner != shard)) {
@@ -71,7 +71,7 @@ void sort_into_runs(unsigned shard, FreeBlock* list, RunMeta** touched) {
       *touched = r;
     }
     if (r->nfree == 0) r->free_tail = list;
-    list->next = r->free_list;
+    list->set_next(r->free_list);
     r->free_list = list;
     r->nfree++;
     list = next;

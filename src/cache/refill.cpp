@@ -28,10 +28,10 @@ void check_batch(FreeBlock* first, unsigned cls) {
   if constexpr (kDebugChecks) {
     uint32_t n = 0;
     FreeBlock* b = first;
-    for (;; b = b->next) {
+    for (;; b = b->next()) {
       HZ_CHECK(arena_offset(b) < g_pagemap.size && tag_class(tag_at(arena_offset(b))) == cls,
                "list corruption: a block of the wrong class or not ours");
-      HZ_CHECK(!kFreeKey || b->key == free_key(b), "list corruption: a free block without its free key");
+      HZ_CHECK(!kFreeKey || b->key == free_key(b, cls), "list corruption: a free block without its free key");
       if (++n == batch_count(first, cls)) break;
     }
     HZ_CHECK(b == batch_last(first, cls), "list corruption: batch header does not match its list");
@@ -49,13 +49,13 @@ FreeBlock* take_batches(Bin& b, FreeBlock* chain, unsigned want, unsigned cls) {
     FreeBlock* last = batch_last(chain, cls);
     uint32_t n = batch_count(chain, cls);
     if (!has_header(cls)) {  // batches of one: splice as many as wanted at once
-      while (n < want - got && last->next) {
-        last = last->next;
+      while (n < want - got && last->next()) {
+        last = last->next();
         ++n;
       }
     }
-    FreeBlock* rest = last->next;
-    last->next = b.head;
+    FreeBlock* rest = last->next();
+    last->set_next(b.head);
     b.head = chain;
     b.add(n);
     got += n;
@@ -73,10 +73,10 @@ FreeBlock* take_batches(Bin& b, FreeBlock* chain, unsigned want, unsigned cls) {
 FreeBlock* bin_tail(const Bin& b) {
   FreeBlock* t = b.head;
   for (uint32_t i = 1, n = b.count(); i < n; ++i) {
-    t = t->next;
+    t = t->next();
     if (HZ_UNLIKELY(!t)) heap_corruption("a free list is shorter than its count", b.head);
   }
-  if (HZ_UNLIKELY(t->next)) heap_corruption("a free list is longer than its count: double free?", t);
+  if (HZ_UNLIKELY(t->next())) heap_corruption("a free list is longer than its count: double free?", t);
   return t;
 }
 
@@ -87,8 +87,8 @@ FreeBlock* chain_tail(FreeBlock* chain, unsigned cls) {
   size_t power = 1, steps = 0;
   for (FreeBlock* b = chain;;) {
     FreeBlock* last = batch_last(b, cls);
-    if (!last->next) return last;
-    b = last->next;
+    if (!last->next()) return last;
+    b = last->next();
     if (HZ_UNLIKELY(b == mark)) heap_corruption("a cycle in a free list: double free?", b);
     if (++steps == power) {
       mark = b;
@@ -130,8 +130,8 @@ void distribute(ThreadCache* tc, unsigned cls, FreeBlock* chain, BlockLists& sou
     check_batch(chain, cls);
     held += batch_count(chain, cls);
     FreeBlock* last = batch_last(chain, cls);
-    FreeBlock* rest = last->next;
-    last->next = nullptr;
+    FreeBlock* rest = last->next();
+    last->set_next(nullptr);
     s.array[cls][s.n[cls]++] = chain;
     chain = rest;
   }
@@ -274,7 +274,7 @@ void refill(ThreadCache* tc, unsigned cls) {
   if (head) {
     tc->carved_bytes += size_t{got} * kClasses[cls].size;
     Bin& b = tc->bins[cls];
-    last->next = b.head;
+    last->set_next(b.head);
     b.head = head;
     b.add(got);
   }
@@ -290,9 +290,9 @@ void* pop_or_refill(ThreadCache* tc, unsigned cls) {
     errno = ENOMEM;
     return nullptr;
   }
-  b.head = blk->next;
+  b.head = blk->next();
   b.room++;
-  if (HZ_UNLIKELY(!take_in_use(blk))) heap_corruption(kNotAFreeBlock, blk);
+  if (HZ_UNLIKELY(!take_in_use(blk, cls))) heap_corruption(kNotAFreeBlock, blk);
   return blk;
 }
 

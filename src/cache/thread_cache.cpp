@@ -170,15 +170,15 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   FreeBlock* head = b.head;
   FreeBlock* first = head;
   FreeBlock* cut = head;
-  for (unsigned i = 1; i <= n; ++i, cut = cut->next) {
-    if (HZ_UNLIKELY(!cut->next)) heap_corruption("a free list is shorter than its count", head);
+  for (unsigned i = 1; i <= n; ++i, cut = cut->next()) {
+    if (HZ_UNLIKELY(!cut->next())) heap_corruption("a free list is shorter than its count", head);
     if (i % per == 0 || i == n) {
       set_batch(first, cut, i % per == 0 ? per : i % per, cls);
-      first = cut->next;
+      first = cut->next();
     }
     if (i == n) break;
   }
-  b.head = cut->next;
+  b.head = cut->next();
   b.room += static_cast<int32_t>(n);
   g_shards[tc->shard].central[cls].push(head, cut);
   g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
@@ -200,7 +200,7 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
   ThreadCache* real = tc->real;
   if (owner == real->shard) {  // a first free, or a counting front
     Bin& bin = real->bins[cls];
-    b->next = bin.head;
+    b->set_next(bin.head);
     bin.head = b;
     if (--bin.room < 0) flush_bin(real, cls);
     return;

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <atomic>
+
 #include "check/free_key.h"
 #include "check/hardened.h"
 #include "stats/stats.h"
@@ -9,12 +11,36 @@
 namespace hz::central {
 namespace {
 
+// Hardened: an inaccessible page after a run stops an overflow that runs off
+// the run's last block (the run's span holds it; its tag says "no block", so
+// a free there is an invalid pointer). Only after runs of 8 pages or more
+// (classes from 1 KiB): a page per run costs those at most an eighth, where
+// the small classes' 1-4 page runs would need up to twice the memory and
+// their mappings would run into the kernel's limit: each guard splits a
+// mapping in two, and a process may have about 65 000. So the first
+// kRunGuardMax runs get one and later runs none, leaving the rest to the
+// program's own mappings and the large spans' guards.
+constexpr unsigned kRunGuardMinPages = 8;
+constexpr unsigned kRunGuardMax = 8192;
+std::atomic<unsigned> g_run_guards{0};
+unsigned guard_pages(const ClassInfo& ci) {
+  if (!kHardened || ci.run_pages < kRunGuardMinPages) return 0;
+  if (g_run_guards.load(std::memory_order_relaxed) >= kRunGuardMax) return 0;
+  g_run_guards.fetch_add(1, std::memory_order_relaxed);
+  return 1;
+}
+
 RunMeta* new_run(unsigned shard, unsigned cls) {
   const ClassInfo& ci = kClasses[cls];
   bool zeroed = false;
-  RunMeta* m = arena::alloc_span(ci.run_pages, 1, kHardened ? &zeroed : nullptr);
+  unsigned guard = guard_pages(ci);
+  RunMeta* m = arena::alloc_span(ci.run_pages + guard, 1, kHardened ? &zeroed : nullptr);
   if (!m) return nullptr;
   size_t page = arena::page_of(m);
+  if (guard) {
+    g_pagemap.tags[page + ci.run_pages] = make_tag(0, 0, 0);
+    hardened::guard(arena::page_addr(page + ci.run_pages), kPageSize);
+  }
   // Hardened: blocks are zero until handed out (checked then).
   if (kHardened && !zeroed) memset(arena::page_addr(page), 0, size_t{ci.run_pages} << kPageShift);
   for (unsigned i = 0; i < ci.run_pages; ++i) g_pagemap.tags[page + i] = make_tag(cls, shard, i);
@@ -52,18 +78,18 @@ FreeBlock* carve(unsigned shard, unsigned cls, unsigned want, unsigned* got, Fre
   // was released and carved again).
   if constexpr (kHardened) {
     *got = n;
-    return hardened::shuffle_carved(base, n, ci.size, last);
+    return hardened::shuffle_carved(base, n, cls, last);
   }
   FreeBlock* head = reinterpret_cast<FreeBlock*>(base);
   FreeBlock* b = head;
   for (unsigned i = 1; i < n; ++i) {
     FreeBlock* nb = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(b) + ci.size);
-    b->next = nb;
-    if constexpr (kFreeKey) b->key = free_key(b);
+    b->set_next(nb);
+    if constexpr (kFreeKey) b->key = free_key(b, cls);
     b = nb;
   }
-  b->next = nullptr;
-  if constexpr (kFreeKey) b->key = free_key(b);
+  b->set_next(nullptr);
+  if constexpr (kFreeKey) b->key = free_key(b, cls);
   *got = n;
   *last = b;
   return head;

@@ -13,6 +13,7 @@
 namespace hz::hardened {
 
 uint64_t g_secret = 0xFFFFFFFF'A5E0F2D3ull;  // until init(): the default build's key
+uint64_t g_link_secret = 0;
 
 namespace {
 
@@ -89,7 +90,7 @@ void* finish_alloc(void* p, size_t need, const char* call) {
 // trim, exit) is checked here: still zeroed as its free left it, but for its key.
 void release(FreeBlock* b, bool check) {
   if (check) {
-    bool clean = b->next == nullptr && b->key == free_key(b) && still_zero(b, 2, block_size(b));
+    bool clean = b->link == 0 && b->key == free_key(b, class_of(block_size(b))) && still_zero(b, 2, block_size(b));
     if (HZ_UNLIKELY(!clean)) misuse("free", "write after free detected in block", b);
   }
   b->key = 0;  // dealloc marks it free again
@@ -161,7 +162,7 @@ void quarantine(FreeBlock* b, size_t block) {
 size_t check_live(void* p, const char* call) {
   size_t block = block_size(p);
   if (HZ_UNLIKELY(block == 0)) bad_pointer(call, p);
-  if (block <= kSmallMax && HZ_UNLIKELY(is_free_block(p))) double_free(call, p);
+  if (block <= kSmallMax && HZ_UNLIKELY(is_free_block(p, class_of(block)))) double_free(call, p);
   if (HZ_UNLIKELY(*canary_at(p, block) != canary(p))) misuse(call, "heap overflow detected in block", p);
   return block;
 }
@@ -173,6 +174,7 @@ void init() {
   if (const void* at = reinterpret_cast<const void*>(getauxval(AT_RANDOM))) memcpy(r, at, sizeof r);
   // Top 16 bits set: a key is never a canonical user-space pointer.
   g_secret = (r[0] ^ r[1] ^ os::random_u64()) | 0xFFFF'0000'0000'0000ull;
+  g_link_secret = r[0] ^ os::random_u64();
 }
 
 void* malloc(size_t size) {
@@ -211,7 +213,7 @@ void free(void* p, const char* call) {
     memset(static_cast<char*>(p) + block - kEdgeBytes, 0, kEdgeBytes);
   }
   auto* b = static_cast<FreeBlock*>(p);
-  b->key = free_key(b);  // free while it waits: a second free is caught
+  b->key = free_key(b, class_of(block));  // free while it waits: a second free is caught
   quarantine(b, block);
 }
 
@@ -265,7 +267,8 @@ void flush_spans() {
   }
 }
 
-FreeBlock* shuffle_carved(char* base, unsigned n, size_t size, FreeBlock** last) {
+FreeBlock* shuffle_carved(char* base, unsigned n, unsigned cls, FreeBlock** last) {
+  size_t size = kClasses[cls].size;
   uint16_t order[256];
   if (n > 256) n = 256;
   for (unsigned i = 0; i < n; ++i) order[i] = static_cast<uint16_t>(i);
@@ -278,8 +281,8 @@ FreeBlock* shuffle_carved(char* base, unsigned n, size_t size, FreeBlock** last)
   FreeBlock* head = nullptr;
   for (unsigned i = 0; i < n; ++i) {
     auto* b = reinterpret_cast<FreeBlock*>(base + size_t{order[i]} * size);
-    b->next = head;
-    b->key = free_key(b);
+    b->set_next(head);
+    b->key = free_key(b, cls);
     if (i == 0) *last = b;
     head = b;
   }
@@ -287,6 +290,9 @@ FreeBlock* shuffle_carved(char* base, unsigned n, size_t size, FreeBlock** last)
 }
 
 bool open_span(void* p, size_t bytes) { return os::protect(p, bytes, true); }
+
+// Refused when the process has too many mappings: the run then has no guard.
+void guard(void* p, size_t bytes) { (void)os::protect(p, bytes, false); }
 
 void close_span(void* p, size_t bytes) {
   os::purge(p, bytes);

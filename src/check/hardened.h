@@ -47,8 +47,10 @@ void flush_spans();
 // Hooks in the core: a new run's blocks are zeroed and linked in random
 // order; a span is made accessible before use (false: the kernel refused)
 // and inaccessible and purged when freed.
-FreeBlock* shuffle_carved(char* base, unsigned n, size_t size, FreeBlock** last);
+FreeBlock* shuffle_carved(char* base, unsigned n, unsigned cls, FreeBlock** last);
 bool open_span(void* p, size_t bytes);
 void close_span(void* p, size_t bytes);
+// Makes the page(s) after a run inaccessible.
+void guard(void* p, size_t bytes);
 
 }  // namespace hz::hardened

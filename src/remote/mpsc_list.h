@@ -22,7 +22,7 @@ class MpscList {
   bool push(FreeBlock* first, FreeBlock* last) {
     FreeBlock* old = head_.load(std::memory_order_relaxed);
     do {
-      last->next = old;
+      last->set_next(old);
     } while (!head_.compare_exchange_weak(old, first, std::memory_order_release, std::memory_order_relaxed));
     return old == nullptr;
   }
@@ -41,7 +41,7 @@ class LockedList {
   bool push(FreeBlock* first, FreeBlock* last) {
     pthread_mutex_lock(&mu_);
     FreeBlock* old = head_.load(std::memory_order_relaxed);
-    last->next = old;
+    last->set_next(old);
     head_.store(first, std::memory_order_relaxed);
     pthread_mutex_unlock(&mu_);
     return old == nullptr;

@@ -50,7 +50,7 @@ void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owne
     }
     g.key = key;
   }
-  b->next = g.head;
+  b->set_next(g.head);
   if (!g.head) {
     g.tail = b;
     ++rs.pending;

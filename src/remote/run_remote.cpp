@@ -41,10 +41,10 @@ uintptr_t take_list(Run* r) {
 FreeBlock* list_tail(FreeBlock* first, uint32_t n) {
   FreeBlock* t = first;
   for (uint32_t i = 1; i < n; ++i) {
-    t = t->next;
+    t = t->next();
     if (HZ_UNLIKELY(!t)) heap_corruption("a run's remote list is shorter than its count", first);
   }
-  if (HZ_UNLIKELY(t->next)) heap_corruption("a run's remote list is longer than its count: double free?", t);
+  if (HZ_UNLIKELY(t->next())) heap_corruption("a run's remote list is longer than its count: double free?", t);
   return t;
 }
 
@@ -79,7 +79,7 @@ bool refill_runs(Bin& bin, unsigned shard, unsigned cls) {
       if (!head) continue;  // a reclaim took its blocks while it waited
       FreeBlock* first = list_first(head);
       uint32_t n = list_count(head);
-      if (bin.head || kDebugChecks) list_tail(first, n)->next = bin.head;  // (debug: checks the count)
+      if (bin.head || kDebugChecks) list_tail(first, n)->set_next(bin.head);  // (debug: checks the count)
       bin.head = first;
       bin.add(n);
       return true;
@@ -95,7 +95,7 @@ FreeBlock* take_all_runs(unsigned shard, unsigned cls) {
     while (RunMeta* r = next_run<RunMeta>(q, cls)) {
       uintptr_t head = take_list(r);
       if (!head) continue;
-      list_tail(list_first(head), list_count(head))->next = all;
+      list_tail(list_first(head), list_count(head))->set_next(all);
       all = list_first(head);
     }
   }

@@ -78,7 +78,7 @@ HZ_INLINE bool push(FreeBlock* b, unsigned cls, unsigned owner) {
     std::atomic_ref<uintptr_t> list = list_of(r);
     uintptr_t old = list.load(std::memory_order_relaxed), head;
     do {
-      b->next = list_first(old);  // the first word only: the second is not ours
+      b->set_next(list_first(old));  // the first word only: the second is not ours
       head = reinterpret_cast<uintptr_t>(b) | (uintptr_t{list_count(old) + 1} << kCountShift);
       // acq_rel: the acquire pairs with the owner's list exchange, so that
       // the notify below sees the `queued` it cleared before taking the list.

@@ -66,7 +66,7 @@ inline FreeBlock* partial_take(Shard& sh, unsigned cls) {
   if (!r) return nullptr;
   partial_unlink(sh, cls, r);
   FreeBlock* head = r->free_list;
-  r->free_tail->next = nullptr;
+  r->free_tail->set_next(nullptr);
   set_batch(head, r->free_tail, r->nfree, cls);
   r->free_list = r->free_tail = nullptr;
   r->nfree = 0;

@@ -82,15 +82,31 @@ constexpr std::array<uint8_t, kLookupMax / 16 + 1> make_lookup() {
 }  // namespace detail
 
 inline constexpr std::array<ClassInfo, kNumClasses> kClasses = detail::make_classes();
-inline constexpr std::array<uint8_t, kLookupMax / 16 + 1> kClassLookup = detail::make_lookup();
-// div_magic by any 8-bit tag class, 8 bytes apart: free() indexes it with
-// one scaled load, and a class that is not a small one (0, spans, freed) has
-// magic 0, which fails the divisibility test: one branch covers both.
-inline constexpr std::array<uint64_t, 256> kDivMagic = [] {
-  std::array<uint64_t, 256> t{};
-  for (unsigned c = 1; c < kNumClasses; ++c) t[c] = kClasses[c].div_magic;
+
+// The tables the fast paths index, in one object: a path that reads two of
+// them (malloc: lookup and key; free: magic and key) addresses both from one
+// base register, where two objects would cost position-independent code a
+// second lea.
+struct ClassTables {
+  // div_magic by any 8-bit tag class, 8 bytes apart: free() indexes it with
+  // one scaled load, and a class that is not a small one (0, spans, freed)
+  // has magic 0, which fails the divisibility test: one branch covers both.
+  uint64_t div_magic[256];
+  // The class's part of the free key (check/free_key.h), sign-extended: top
+  // bit set, distinct per class.
+  int32_t key[256];
+  uint8_t lookup[kLookupMax / 16 + 1];  // (size + 15) / 16 -> class
+};
+inline constexpr ClassTables kTables = [] {
+  ClassTables t{};
+  for (unsigned c = 1; c < kNumClasses; ++c) t.div_magic[c] = kClasses[c].div_magic;
+  for (unsigned c = 0; c < 256; ++c) t.key[c] = static_cast<int32_t>(0xA5E0F2D3u ^ (c << 12));
+  auto lookup = detail::make_lookup();
+  for (unsigned i = 0; i < lookup.size(); ++i) t.lookup[i] = lookup[i];
   return t;
 }();
+inline constexpr const auto& kDivMagic = kTables.div_magic;
+inline constexpr const auto& kClassLookup = kTables.lookup;
 static_assert(kClasses[kNumClasses - 1].size == kMaxSmallSize, "class table must end at kMaxSmallSize");
 static_assert(kNumClasses < kFreedClass, "class ids must fit the 8-bit tag field");
 

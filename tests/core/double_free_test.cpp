@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "config.h"
@@ -126,6 +127,19 @@ void wild_link(size_t size) {
   hz_trim();                         // hardened: p waited in the quarantine until here
 }
 
+// A link forged to point at a free block of another class: that block's key
+// is valid for its own class only.
+void link_to_other_class(size_t size, size_t other) {
+  void* q = hz_malloc(other);
+  void* p = hz_malloc(size);
+  hz_free(q);
+  hz_free(p);
+  *static_cast<void**>(p) = q;  // the program writes after free
+  hz_malloc(size);              // p itself
+  hz_malloc(size);              // would be q, a block of the other class
+  hz_trim();
+}
+
 void clobbered(size_t size) {
   void* p = hz_malloc(size);
   hz_free(p);
@@ -143,6 +157,13 @@ TEST(FreeKey, AWriteAfterFreeIsCaughtWhenTheListIsPopped) {
   for (size_t size : {16, 48, 1000, 20000}) {
     EXPECT_DEATH(wild_link(size), kCorrupt) << size;
     EXPECT_DEATH(clobbered(size), kCorrupt) << size;
+  }
+}
+
+TEST(FreeKey, ALinkToAFreeBlockOfAnotherClassIsCaught) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  for (auto [size, other] : {std::pair<size_t, size_t>{1000, 48}, {48, 32}, {16, 32}, {20000, 16}}) {
+    EXPECT_DEATH(link_to_other_class(size, other), kCorrupt) << size << " " << other;
   }
 }
 

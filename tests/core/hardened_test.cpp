@@ -1,7 +1,8 @@
 // Hardened build (-DHAKOZUNA_HARDENED=ON, issue 11): canaries catch overflows
 // and underflows at free, a write after free is caught when the block leaves
 // the quarantine or is handed out again, blocks come out zeroed, reuse is
-// delayed, page spans have a guard page.
+// delayed, page spans and runs of 8 pages or more end in a guard page, free
+// list links are encoded.
 // Skipped in other builds.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "arena/arena.h"
 #include "config.h"
 #include "hakozuna.h"
 
@@ -53,6 +55,46 @@ TEST_F(Hardened, AnOverflowIsCaughtAtFree) {
 TEST_F(Hardened, APageSpanEndsInAGuardPage) {
   // Past the canary, into the page after the span.
   EXPECT_EXIT(overflow_by(1 << 20, 8 + 64), ::testing::KilledBySignal(SIGSEGV), "");
+}
+
+void overflow_off_a_run(size_t size) {
+  // Runs of this class hold whole blocks; the last block of a run is the one
+  // whose end no other block starts at. Past its canary is the guard page.
+  std::set<char*> live;
+  for (int i = 0; i < 64; ++i) live.insert(static_cast<char*>(hz_malloc(size)));
+  for (char* p : live) {
+    char* end = p + hz_usable_size(p) + 8;
+    if (!live.count(end)) {
+      end[64] ^= 1;
+      return;
+    }
+  }
+}
+
+TEST_F(Hardened, ARunOfEightPagesOrMoreEndsInAGuardPage) {
+  EXPECT_EXIT(overflow_off_a_run(16384 - 8), ::testing::KilledBySignal(SIGSEGV), "");
+}
+
+// A free block's link is stored xor'd with a secret and its own address: a
+// pointer written over it decodes to garbage, which is reported.
+TEST_F(Hardened, FreeListLinksAreEncoded) {
+  auto* a = static_cast<hz::FreeBlock*>(hz_malloc(64));
+  auto* b = static_cast<hz::FreeBlock*>(hz_malloc(64));
+  a->set_next(b);
+  EXPECT_NE(a->link, reinterpret_cast<uintptr_t>(b));
+  EXPECT_EQ(a->next(), b);
+  a->set_next(nullptr);
+  EXPECT_EQ(a->next(), nullptr);
+  static char outside[64];
+  EXPECT_DEATH(
+      {
+        a->link = reinterpret_cast<uintptr_t>(outside);  // a write after free aiming the list
+        (void)a->next();
+      },
+      "heap corruption detected \\(a free list link was overwritten\\)");
+  a->set_next(nullptr);
+  hz_free(a);
+  hz_free(b);
 }
 
 TEST_F(Hardened, AWriteAfterFreeIsCaught) {

@@ -3,16 +3,35 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
+#include "hakozuna.h"
 #include "remote/mpsc_list.h"
 
 using namespace hz;
 
+namespace {
+// Nodes live in the arena: the hardened build refuses a link that leads
+// outside it.
+template <class T>
+struct ArenaArray {
+  explicit ArenaArray(size_t count) : p(static_cast<T*>(hz_calloc(count, sizeof(T)))), n(count) {}
+  ~ArenaArray() { hz_free(p); }
+  ArenaArray(const ArenaArray&) = delete;
+  T& operator[](size_t i) { return p[i]; }
+  T* data() { return p; }
+  T& back() { return p[n - 1]; }
+  size_t size() const { return n; }
+  T* p;
+  size_t n;
+};
+}  // namespace
+
 TEST(MpscList, EveryNodeArrivesExactlyOnce) {
   constexpr int kProducers = 8, kPerProducer = 20000, kBatch = 7;
-  std::vector<FreeBlock> nodes(kProducers * kPerProducer);
+  ArenaArray<FreeBlock> nodes(kProducers * kPerProducer);
   std::vector<int> seen(nodes.size(), 0);
   MpscList list;
   std::atomic<int> done{0};
@@ -22,7 +41,7 @@ TEST(MpscList, EveryNodeArrivesExactlyOnce) {
       FreeBlock* base = &nodes[static_cast<size_t>(t) * kPerProducer];
       for (int i = 0; i < kPerProducer; i += kBatch) {
         int n = std::min(kBatch, kPerProducer - i);
-        for (int k = 0; k + 1 < n; ++k) base[i + k].next = &base[i + k + 1];
+        for (int k = 0; k + 1 < n; ++k) base[i + k].set_next(&base[i + k + 1]);
         list.push(&base[i], &base[i + n - 1]);
       }
       done.fetch_add(1);
@@ -30,7 +49,7 @@ TEST(MpscList, EveryNodeArrivesExactlyOnce) {
   }
   size_t got = 0;
   auto consume = [&] {
-    for (FreeBlock* b = list.drain(); b; b = b->next) {
+    for (FreeBlock* b = list.drain(); b; b = b->next()) {
       size_t idx = static_cast<size_t>(b - nodes.data());
       ASSERT_LT(idx, nodes.size());
       ASSERT_EQ(seen[idx]++, 0) << "node " << idx << " arrived twice";
@@ -63,9 +82,9 @@ constexpr unsigned kCls32 = 2;
 static_assert(kClasses[kCls32].size == sizeof(Block32));
 
 TEST(Batch, HeaderCarriesLastBlockAndLength) {
-  std::vector<Block32> nodes(300);
-  for (size_t i = 0; i + 1 < nodes.size(); ++i) nodes[i].fb.next = &nodes[i + 1].fb;
-  nodes.back().fb.next = nullptr;
+  ArenaArray<Block32> nodes(300);
+  for (size_t i = 0; i + 1 < nodes.size(); ++i) nodes[i].fb.set_next(&nodes[i + 1].fb);
+  nodes.back().fb.set_next(nullptr);
   set_batch(&nodes[0].fb, &nodes.back().fb, 300, kCls32);
   EXPECT_EQ(batch_last(&nodes[0].fb, kCls32), &nodes.back().fb);
   EXPECT_EQ(batch_count(&nodes[0].fb, kCls32), 300u);
@@ -94,17 +113,18 @@ TEST(Batch, ChainsOfBatchesSurviveConcurrentPublishing) {
   // Producers publish batches of varying length; the consumer walks the
   // drained chain batch by batch through the headers alone.
   constexpr int kProducers = 4, kBatches = 3000;
-  std::vector<std::vector<Block32>> pools(kProducers, std::vector<Block32>(kBatches * 8));
+  std::vector<std::unique_ptr<ArenaArray<Block32>>> pools;
+  for (int t = 0; t < kProducers; ++t) pools.push_back(std::make_unique<ArenaArray<Block32>>(kBatches * 8));
   MpscList list;
   std::atomic<int> done{0};
   std::vector<std::thread> ts;
   for (int t = 0; t < kProducers; ++t)
     ts.emplace_back([&, t] {
-      auto& pool = pools[static_cast<size_t>(t)];
+      auto& pool = *pools[static_cast<size_t>(t)];
       for (int b = 0; b < kBatches; ++b) {
         uint32_t n = 1 + static_cast<uint32_t>(b % 8);
         Block32* first = &pool[static_cast<size_t>(b) * 8];
-        for (uint32_t k = 0; k + 1 < n; ++k) first[k].fb.next = &first[k + 1].fb;
+        for (uint32_t k = 0; k + 1 < n; ++k) first[k].fb.set_next(&first[k + 1].fb);
         set_batch(&first->fb, &first[n - 1].fb, n, kCls32);
         list.push(&first->fb, &first[n - 1].fb);
       }
@@ -116,11 +136,11 @@ TEST(Batch, ChainsOfBatchesSurviveConcurrentPublishing) {
       FreeBlock* last = batch_last(b, kCls32);
       uint32_t n = batch_count(b, kCls32);
       FreeBlock* walk = b;
-      for (uint32_t k = 1; k < n; ++k) walk = walk->next;
+      for (uint32_t k = 1; k < n; ++k) walk = walk->next();
       ASSERT_EQ(walk, last) << "header disagrees with the list";
       blocks += n;
       ++batches;
-      b = last->next;
+      b = last->next();
     }
   };
   while (done.load() < kProducers) consume();

@@ -55,7 +55,7 @@ std::vector<FreeBlock*> carve_blocks(size_t n, std::vector<RunMeta*>* runs) {
     FreeBlock* b = central::carve(kOwner, kCls, 64, &got, &last);
     EXPECT_NE(b, nullptr);
     if (!b) break;
-    for (unsigned i = 0; i < got; ++i, b = b->next) {
+    for (unsigned i = 0; i < got; ++i, b = b->next()) {
       if (run_of(b) != last_run) {
         last_run = run_of(b);
         runs->push_back(last_run);
@@ -79,7 +79,7 @@ std::vector<FreeBlock*> owner_refill(unsigned lists) {
   g_shards[kOwner].events.fetch_add(1, std::memory_order_relaxed);
   std::vector<FreeBlock*> got;
   FreeBlock* b = bin.head;
-  for (uint32_t i = 0; i < bin.count(); ++i, b = b->next) {
+  for (uint32_t i = 0; i < bin.count(); ++i, b = b->next()) {
     EXPECT_NE(b, nullptr) << "bin shorter than its count";
     if (!b) break;
     got.push_back(b);
@@ -140,7 +140,7 @@ TEST(RunRemote, TakeAllCollectsQueuedAndHeldRuns) {
   for (FreeBlock* b : blocks) ASSERT_TRUE(run_remote::push(b, kCls, kOwner));
   size_t got = owner_refill(1).size();  // leaves runs held
   shard::excl_lock(kOwner);
-  for (FreeBlock* b = run_remote::take_all(kOwner, kCls); b; b = b->next) ++got;
+  for (FreeBlock* b = run_remote::take_all(kOwner, kCls); b; b = b->next()) ++got;
   shard::excl_unlock(kOwner);
   EXPECT_EQ(got, blocks.size());
   EXPECT_FALSE(run_remote::pending(kOwner, kCls));
