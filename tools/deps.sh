@@ -8,7 +8,7 @@ PACKAGES=(
   libgtest-dev googletest libbenchmark-dev
   python3 python3-matplotlib git xz-utils zstd valgrind
   libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
-  rocksdb-tools stress-ng strace
+  rocksdb-tools stress-ng strace sqlite3 redis-server redis-tools time
   clang libclang-rt-14-dev  # the libFuzzer harness (tests/fuzz/)
 )
 
