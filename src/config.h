@@ -218,3 +218,46 @@ static_assert(!kRemoteLite || kOwnerExcl || !kAllowCollisions,
               "two consumers could drain one run queue: HZ_REMOTE_LITE needs HZ_OWNER_EXCL or no collisions");
 
 }  // namespace hz
+
+// ---- large keep (docs/boxes.md "Large keep", arena/keep.h) ----
+namespace hz {
+// Freed page spans stay dirty in the page heap for reuse (no purge and page
+// faults per replaced buffer), within a bound, until the decay returns them.
+// Off: spans of kPurgeOnFreeBytes or more are purged at free. Not in the
+// hardened build, which purges and closes every freed span.
+#ifndef HZ_LARGE_KEEP
+#define HZ_LARGE_KEEP 1
+#endif
+inline constexpr bool kLargeKeep = HZ_LARGE_KEEP != 0 && !kHardened;
+// The bound on the dirty pages of free spans over 1 MiB: at most this many
+// bytes and 1/HZ_LARGE_KEEP_SHARE of the peak mapped (128 MiB or 1/4 made
+// the large-buffer shape fault 5-7x more pages).
+#ifndef HZ_LARGE_KEEP_MAX_BYTES
+#define HZ_LARGE_KEEP_MAX_BYTES (size_t{256} << 20)
+#endif
+inline constexpr size_t kLargeKeepMaxBytes = HZ_LARGE_KEEP_MAX_BYTES;
+#ifndef HZ_LARGE_KEEP_SHARE
+#define HZ_LARGE_KEEP_SHARE 2
+#endif
+inline constexpr size_t kLargeKeepShare = HZ_LARGE_KEEP_SHARE;
+static_assert(kLargeKeepShare >= 1, "HZ_LARGE_KEEP_SHARE divides the peak");
+}  // namespace hz
+
+// ---- thread churn (docs/boxes.md, "Thread churn") ----
+namespace hz {
+// A thread cache taken back from the pool is cleared where its teardown left
+// state (bins, counters), not whole: its remote stash and spill arrays (20 of
+// its 21 KiB) hold no blocks by then. Off: the whole cache is zeroed.
+#ifndef HZ_TC_RECYCLE
+#define HZ_TC_RECYCLE 1
+#endif
+inline constexpr bool kTcRecycle = HZ_TC_RECYCLE != 0;
+// The test for caches of gone threads (one read of /proc/self/status) runs
+// at every 16th thread set-up while it finds some; each test that finds none
+// doubles the interval, up to this. 16: every 16th set-up, always.
+#ifndef HZ_SWEEP_GAP_MAX
+#define HZ_SWEEP_GAP_MAX 256
+#endif
+inline constexpr uint32_t kSweepGapMax = HZ_SWEEP_GAP_MAX;
+static_assert(kSweepGapMax >= 16, "HZ_SWEEP_GAP_MAX: at least 16, the interval it starts from");
+}  // namespace hz

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena/keep.h"
 #include "check/hardened.h"
 #include "options/options.h"
 #include "os/os.h"
@@ -29,8 +30,10 @@ struct Heap {
   size_t top = 0;        // pages below top have been handed out at least once
   size_t limit = 0;      // pages the arena may use
   size_t in_use = 0;     // pages in spans in use
-  size_t dirty_free = 0; // pages in dirty free spans
+  size_t dirty_free = 0; // dirty pages of free spans
+  size_t dirty_big = 0;  // ... of those on the big list (bounded by keep::limit_pages)
   size_t free_pages = 0; // pages in free spans
+  size_t purging = 0;    // pages of free spans out of the lists while being purged
   size_t mapped_peak = 0;
 };
 constinit Heap g_heap;
@@ -178,11 +181,27 @@ size_t reachable(bool with_refusal) {
   return cur + more;
 }
 
-void set_span(size_t page, size_t n, uint8_t state, uint8_t dirty) {
+constexpr PageRange kClean{0, 0};
+size_t count(PageRange r) { return r.hi - r.lo; }
+// r, of a span starting at page from, seen from the span [to, to + n).
+PageRange rebase(PageRange r, size_t from, size_t to, size_t n) {
+  if (r.hi == r.lo) return kClean;
+  size_t lo = from + r.lo, hi = from + r.hi;
+  if (lo < to) lo = to;
+  if (hi > to + n) hi = to + n;
+  if (hi <= lo) return kClean;
+  return {static_cast<uint32_t>(lo - to), static_cast<uint32_t>(hi - to)};
+}
+PageRange hull(PageRange a, PageRange b) {
+  if (a.hi == a.lo) return b;
+  if (b.hi == b.lo) return a;
+  return {a.lo < b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi};
+}
+
+void set_span(size_t page, size_t n, uint8_t state) {
   RunMeta* first = meta_of(page);
   first->state = state;
   first->npages = static_cast<uint32_t>(n);
-  first->dirty = dirty;
   if (n > 1) {
     RunMeta* last = meta_of(page + n - 1);
     last->state = state;
@@ -199,7 +218,8 @@ void list_insert(RunMeta* m) {
   if (*head) (*head)->prev = m;
   *head = m;
   if (m->npages <= kExact) g_heap.nonempty[m->npages / 64] |= uint64_t{1} << (m->npages % 64);
-  if (m->dirty) g_heap.dirty_free += m->npages;
+  g_heap.dirty_free += count(m->dirty);
+  if (m->npages > kExact) g_heap.dirty_big += count(m->dirty);
   g_heap.free_pages += m->npages;
 }
 
@@ -208,16 +228,41 @@ void list_remove(RunMeta* m) {
   if (m->prev) m->prev->next = m->next; else *head = m->next;
   if (m->next) m->next->prev = m->prev;
   if (m->npages <= kExact && *head == nullptr) g_heap.nonempty[m->npages / 64] &= ~(uint64_t{1} << (m->npages % 64));
-  if (m->dirty) g_heap.dirty_free -= m->npages;
+  g_heap.dirty_free -= count(m->dirty);
+  if (m->npages > kExact) g_heap.dirty_big -= count(m->dirty);
   g_heap.free_pages -= m->npages;
 }
 
-// Inserts [page, page+n) as a free span, merging with free neighbours.
-void insert_free(size_t page, size_t n, uint8_t dirty) {
+// Lists [page, page+n) as a free span as it is (its neighbours are not free).
+void put_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
+  set_span(page, n, kSpanFree);
+  meta_of(page)->dirty = dirty;
+  meta_of(page)->since_ms = since;
+  list_insert(meta_of(page));
+}
+
+// Inserts [page, page+n), dirty where dirty says (since: its decay clock),
+// as a free span, merging with free neighbours.
+void insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   const size_t added = n;
   // A merged span keeps the decay clock of its oldest dirty part, so that
   // memory already idle is not held back by a neighbour freed just now.
-  uint32_t since = os::now_ms();
+  // Large keep: the parts' clocks weighted by their dirty pages instead, so
+  // that a buffer freed just now is not purged with an old fragment beside
+  // it, and a trickle of small frees still barely moves a big span's clock.
+  const uint32_t now = os::now_ms();
+  size_t weight = count(dirty);
+  auto older = [&](const RunMeta* m) {
+    size_t w = count(m->dirty);
+    if (!w) return;
+    if (keep::on() && weight) {
+      uint64_t age = uint64_t{now - since} * weight + uint64_t{now - m->since_ms} * w;
+      since = now - static_cast<uint32_t>(age / (weight + w));
+    } else if (!weight || static_cast<int32_t>(since - m->since_ms) > 0) {
+      since = m->since_ms;
+    }
+    weight += w;
+  };
   if (page > 0) {
     RunMeta* left_last = meta_of(page - 1);
     if (left_last->state == kSpanFree) {
@@ -225,10 +270,10 @@ void insert_free(size_t page, size_t n, uint8_t dirty) {
       RunMeta* left = meta_of(page - ln);
       HZ_CHECK(left->state == kSpanFree && left->npages == ln, "page heap: left neighbour corrupt");
       list_remove(left);
+      older(left);
+      dirty = hull(left->dirty, rebase(dirty, page, page - ln, n + ln));
       page -= ln;
       n += ln;
-      if (left->dirty && static_cast<int32_t>(since - left->since_ms) > 0) since = left->since_ms;
-      dirty |= left->dirty;
     }
   }
   if (page + n < g_heap.top) {
@@ -236,15 +281,13 @@ void insert_free(size_t page, size_t n, uint8_t dirty) {
     if (right->state == kSpanFree) {
       size_t rn = right->npages;
       list_remove(right);
+      older(right);
+      dirty = hull(dirty, rebase(right->dirty, page + n, page, n + rn));
       n += rn;
-      if (right->dirty && static_cast<int32_t>(since - right->since_ms) > 0) since = right->since_ms;
-      dirty |= right->dirty;
     }
   }
-  if (dirty && n >= kArenaGrowPages && n - added < kArenaGrowPages) stats::add(stats::kReclaimSegments, 1);
-  set_span(page, n, kSpanFree, dirty);
-  meta_of(page)->since_ms = since;
-  list_insert(meta_of(page));
+  if (count(dirty) && n >= kArenaGrowPages && n - added < kArenaGrowPages) stats::add(stats::kReclaimSegments, 1);
+  put_free(page, n, dirty, since);
 }
 
 RunMeta* find_free(size_t n) {
@@ -255,9 +298,23 @@ RunMeta* find_free(size_t n) {
       if (bits) return g_heap.exact[w * 64 + static_cast<size_t>(__builtin_ctzll(bits))];
     }
   }
+  // Best fit; large keep: the span whose dirty pages cover most of the
+  // request first (alloc_span places it over them), so kept pages are reused
+  // before fresh ones are faulted in.
+  const bool by_dirty = n > kExact && keep::on();
   RunMeta* best = nullptr;
-  for (RunMeta* m = g_heap.big; m; m = m->next)
-    if (m->npages >= n && (!best || m->npages < best->npages)) best = m;
+  size_t best_reuse = 0;
+  for (RunMeta* m = g_heap.big; m; m = m->next) {
+    if (m->npages < n) continue;
+    size_t reuse = by_dirty ? count(m->dirty) : 0;
+    if (reuse > n) reuse = n;
+    bool better = !best || reuse > best_reuse;
+    if (!better && reuse == best_reuse) {  // best fit: of the dirty pages (by_dirty), then of the span
+      size_t d = by_dirty ? count(m->dirty) : 0, bd = by_dirty ? count(best->dirty) : 0;
+      better = d < bd || (d == bd && m->npages < best->npages);
+    }
+    if (better) best = m, best_reuse = reuse;
+  }
   return best;
 }
 
@@ -275,7 +332,7 @@ bool grow(size_t n) {
   }
   size_t page = g_heap.top;
   g_heap.top += chunk;
-  insert_free(page, chunk, 0);
+  insert_free(page, chunk, kClean, os::now_ms());
   stats::add(stats::kArenaGrowChunks, 1);
   return true;
 }
@@ -296,11 +353,9 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~s
   if (start > at_or_below || cut + kArenaGrowPages > top || now_ms - m->since_ms < min_age_ms) return 0;
   if (os::address_space_limit() == os::kUnlimited) return 0;  // only then: no cost otherwise
   list_remove(m);
-  if (cut > start) {
-    set_span(start, cut - start, kSpanFree, m->dirty);  // since_ms stays
-    list_insert(m);
-  }
-  size_t dirty = m->dirty ? (top - cut) << kPageShift : 0;
+  PageRange d = m->dirty;
+  size_t dirty = count(rebase(d, start, cut, top - cut)) << kPageShift;
+  if (cut > start) put_free(start, cut - start, rebase(d, start, start, cut - start), m->since_ms);
   size_t old = g_arena.npages;
   g_heap.top = cut;
   // Size before the unmap: a free racing with this, of a pointer past cut
@@ -315,7 +370,50 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~s
 
 void note_peak() {
   size_t mapped = g_heap.in_use + g_heap.dirty_free;
-  if (mapped > g_heap.mapped_peak) g_heap.mapped_peak = mapped;
+  if (mapped > g_heap.mapped_peak) __atomic_store_n(&g_heap.mapped_peak, mapped, __ATOMIC_RELAXED);  // free_span reads it unlocked
+}
+
+// ---- large keep: the bound (keep.h) ----
+// Dirty pages over the bound are purged oldest first, outside the lock: their
+// span leaves the lists meanwhile, marked in use so that no merge reaches it.
+struct Evict {
+  size_t page, n;
+  PageRange keep, cut;  // dirty pages that stay, and those purged
+  uint32_t since;
+};
+constexpr unsigned kEvictMax = 8;
+
+unsigned take_over_bound(size_t limit, Evict* out) {
+  unsigned k = 0;
+  while (g_heap.dirty_big > limit && k < kEvictMax) {
+    RunMeta* oldest = nullptr;
+    for (RunMeta* m = g_heap.big; m; m = m->next)
+      if (count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0)) oldest = m;
+    if (!oldest) break;
+    PageRange d = oldest->dirty;
+    size_t excess = g_heap.dirty_big - limit;
+    uint32_t cut = static_cast<uint32_t>(count(d) < excess ? count(d) : excess);
+    size_t page = page_of(oldest), n = oldest->npages;
+    list_remove(oldest);
+    set_span(page, n, kSpanInUse);
+    g_heap.purging += n;
+    out[k++] = {page, n, cut == count(d) ? kClean : PageRange{d.lo, d.hi - cut}, {d.hi - cut, d.hi}, oldest->since_ms};
+  }
+  return k;
+}
+
+void purge_evicted(const Evict* ev, unsigned k) {
+  size_t bytes = 0;
+  for (unsigned i = 0; i < k; ++i) {
+    os::purge(page_addr(ev[i].page + ev[i].cut.lo), count(ev[i].cut) << kPageShift);
+    bytes += count(ev[i].cut) << kPageShift;
+  }
+  stats::add(stats::kPurgedBytes, bytes);
+  LockGuard g(g_heap.lock);
+  for (unsigned i = 0; i < k; ++i) {
+    g_heap.purging -= ev[i].n;
+    insert_free(ev[i].page, ev[i].n, ev[i].keep, ev[i].since);
+  }
 }
 
 }  // namespace
@@ -364,7 +462,7 @@ bool init() {
   }
 }
 
-RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
+RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
   LockGuard g(g_heap.lock);
   RunMeta* m = find_free(need);
@@ -375,52 +473,61 @@ RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
   }
   list_remove(m);
   size_t page = page_of(m), n = m->npages;
-  uint8_t dirty = m->dirty;
+  const PageRange d = m->dirty;
+  const uint32_t since = m->since_ms;
+  // Where in the span: aligned; or, large keep, over its dirty pages (reused
+  // rather than left dirty while fresh ones fault in).
+  size_t at = page;
   if (align_pages > 1) {
     size_t abs = (g_pagemap.base >> kPageShift) + page;
-    size_t front = (align_pages - (abs & (align_pages - 1))) & (align_pages - 1);
-    if (front) {
-      set_span(page, front, kSpanFree, dirty);
-      list_insert(meta_of(page));
-      page += front;
-      n -= front;
-    }
+    at = page + ((align_pages - (abs & (align_pages - 1))) & (align_pages - 1));
+  } else if (keep::on() && n > npages && count(d)) {
+    at = page + (d.lo < n - npages ? d.lo : n - npages);
   }
-  if (n > npages) {
-    set_span(page + npages, n - npages, kSpanFree, dirty);
-    list_insert(meta_of(page + npages));
-  }
-  set_span(page, npages, kSpanInUse, 0);
+  if (at > page) put_free(page, at - page, rebase(d, page, page, at - page), since);
+  size_t end = at + npages;
+  if (page + n > end) put_free(end, page + n - end, rebase(d, page, end, page + n - end), since);
+  set_span(at, npages, kSpanInUse);
+  const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
   note_peak();
   if constexpr (kHardened) {
-    if (!hardened::open_span(page_addr(page), npages << kPageShift)) {  // too many mappings
+    if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
       g_heap.in_use -= npages;
-      insert_free(page, npages, dirty);
+      insert_free(at, npages, mine, since);
       return nullptr;
     }
   }
-  if (zeroed) *zeroed = !dirty;
-  if (HZ_UNLIKELY(track::active())) track::on_span(page_addr(page), npages << kPageShift);
-  return meta_of(page);
+  if (dirty) *dirty = mine;
+  if (HZ_UNLIKELY(track::active())) track::on_span(page_addr(at), npages << kPageShift);
+  return meta_of(at);
 }
 
-void free_span(RunMeta* m) {
+bool free_span(RunMeta* m, bool keep_it) {
   size_t page = page_of(m), n = m->npages;
   HZ_CHECK(m->state == kSpanInUse, "page heap: freeing a span not in use");
-  uint8_t dirty = 1;
-  if ((n << kPageShift) >= kPurgeOnFreeBytes) {
+  const bool keep = keep_it && keep::on();
+  const size_t limit = keep ? keep::limit_pages(__atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED)) : 0;
+  const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
+  const bool purge_now = keep::purge_at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
+  if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
-    dirty = 0;
     stats::add(stats::kPurgedBytes, n << kPageShift);
   }
-  LockGuard g(g_heap.lock);
-  g_heap.in_use -= n;
-  insert_free(page, n, dirty);
-  // Purged already: its address space need not wait for the decay either
-  // (which may not run again: no dirty memory is left to wake it).
-  if (!dirty) shrink_tail(0, 0, page);
-  note_peak();
+  Evict ev[kEvictMax];
+  unsigned k = 0;
+  {
+    LockGuard g(g_heap.lock);
+    g_heap.in_use -= n;
+    insert_free(page, n, purge_now ? kClean : PageRange{0, static_cast<uint32_t>(n)}, os::now_ms());
+    // Purged already: its address space need not wait for the decay either
+    // (which may not run again: no dirty memory is left to wake it).
+    if (purge_now) shrink_tail(0, 0, page);
+    note_peak();
+    if (keep && g_heap.dirty_big > limit) k = take_over_bound(limit, ev);
+  }
+  if (k) purge_evicted(ev, k);
+  return big && !purge_now;
 }
 
 size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
@@ -432,11 +539,13 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
   }
   auto purge_list = [&](RunMeta* head) {
     for (RunMeta* m = head; m; m = m->next) {
-      if (!m->dirty || now_ms - m->since_ms < min_age_ms) continue;
-      os::purge(page_addr(page_of(m)), size_t{m->npages} << kPageShift);
-      m->dirty = 0;
-      g_heap.dirty_free -= m->npages;
-      purged += size_t{m->npages} << kPageShift;
+      size_t d = count(m->dirty);
+      if (!d || now_ms - m->since_ms < min_age_ms) continue;
+      os::purge(page_addr(page_of(m) + m->dirty.lo), d << kPageShift);
+      g_heap.dirty_free -= d;
+      if (m->npages > kExact) g_heap.dirty_big -= d;
+      m->dirty = kClean;
+      purged += d << kPageShift;
     }
   };
   for (size_t i = 1; i <= kExact; ++i) purge_list(g_heap.exact[i]);
@@ -447,7 +556,7 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
 
 size_t pages_available() {
   LockGuard g(g_heap.lock);
-  return g_heap.free_pages + (reachable(true) - g_heap.top);
+  return g_heap.free_pages + g_heap.purging + (reachable(true) - g_heap.top);
 }
 
 bool might_fit(size_t npages) {

@@ -67,6 +67,10 @@ HZ_INLINE uint32_t batch_count(FreeBlock* first, unsigned cls) {
 enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2 };
 
 struct RunMeta;
+// Pages [lo, hi) counted from a span's first page; lo == hi: none.
+struct PageRange {
+  uint32_t lo, hi;
+};
 // A small run's part in the page-level remote lane (HZ_REMOTE_LITE,
 // remote/run_remote.h), accessed atomically through std::atomic_ref. Other
 // builds hold an empty type here that takes no bytes.
@@ -86,7 +90,10 @@ struct RunMeta {
   FreeBlock* free_tail;  // ... and the last of them
   RunMeta* next;         // free span: page-heap list; small run: its shard's partial list
   RunMeta* prev;
-  RunMeta* touched;      // small run: reclaim's list of runs touched in one pass
+  union {
+    RunMeta* touched;    // small run: reclaim's list of runs touched in one pass
+    PageRange dirty;     // free span: the pages that may be non-zero and resident
+  };                     //   (one range: a merge keeps the hull of its parts')
   uint32_t npages;
   uint32_t nfree;     // small run: blocks on free_list (under the owner's OwnerExcl)
   uint32_t carved;    // small run: blocks carved from the run so far
@@ -94,7 +101,6 @@ struct RunMeta {
   uint8_t cls;
   uint8_t owner;
   uint8_t state;
-  uint8_t dirty;      // free span: may hold non-zero, resident pages
   uint8_t partial;    // small run: on its shard's partial list
   uint8_t in_pass;    // small run: on the touched list of the current pass
   [[no_unique_address]] std::conditional_t<kRemoteLite, RunRemote, NoRunRemote> remote;
@@ -124,10 +130,21 @@ HZ_INLINE RunMeta* meta_of(size_t page) { return &g_arena.meta[page]; }
 HZ_INLINE size_t page_of(const RunMeta* m) { return static_cast<size_t>(m - g_arena.meta); }
 
 // A span of npages whose first page is aligned to align_pages (a power of
-// two). *zeroed tells whether its contents are known to be zero.
-RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed);
-// Gives a span back; spans of kPurgeOnFreeBytes or more are purged at once.
-void free_span(RunMeta* m);
+// two). *dirty: the pages that may not be zero (the others are fresh from the
+// OS or purged).
+RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty);
+// ... *zeroed: whether all of it is known to be zero.
+inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
+  PageRange d;
+  RunMeta* m = alloc_span_dirty(npages, align_pages, &d);
+  if (zeroed) *zeroed = d.lo == d.hi;
+  return m;
+}
+// Gives a span back; spans of kPurgeOnFreeBytes or more are purged at once,
+// unless keep (a large block's span, with large keep on: arena/keep.h) keeps
+// them dirty for reuse within the bound. Returns true when such a span stays
+// dirty (only the decay returns it).
+bool free_span(RunMeta* m, bool keep = false);
 // Purges dirty free spans that have been idle for at least min_age_ms
 // (0: all of them); under RLIMIT_AS also unmaps such a span at the end of the
 // reservation. Returns bytes purged.

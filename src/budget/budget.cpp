@@ -148,12 +148,14 @@ void wake_purger() {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_purger_idle), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-// A background purger only where threads already exist: creating the first
-// extra thread would end glibc's single-threaded fast paths. pthread_create
+// A background purger only where threads already exist (creating the first
+// extra thread would end glibc's single-threaded fast paths), or where large
+// spans are kept dirty (any_process: nothing else returns them once the
+// program idles; such a program pays little for glibc's paths). pthread_create
 // allocates (the new thread's DTV): callers must be at a point where this
 // thread's cache is consistent, never in the middle of a refill or a flush.
-void ensure_purger() {
-  if (!g_background || g_purger_started.load(std::memory_order_relaxed) || live_thread_count() <= 1) return;
+void ensure_purger(bool any_process = false) {
+  if (!g_background || g_purger_started.load(std::memory_order_relaxed) || (!any_process && live_thread_count() <= 1)) return;
   // After a failed pthread_create (EAGAIN under a thread limit), retry a
   // second later, not at every free.
   uint32_t now = os::now_ms();
@@ -276,13 +278,13 @@ FreeBlock* steal(unsigned cls, unsigned my_shard) {
   return nullptr;
 }
 
-void note_idle_memory() {
+void note_idle_memory(bool kept_large) {
   uint32_t now = os::now_ms();
   if (static_cast<int32_t>(now - g_next_decay_ms.load(std::memory_order_relaxed)) >= 0) {
     g_next_decay_ms.store(now + (g_delay_ms / 4 ? g_delay_ms / 4 : 1), std::memory_order_relaxed);
     decay_pass();
   }
-  ensure_purger();
+  ensure_purger(kept_large);
   wake_purger();
 }
 

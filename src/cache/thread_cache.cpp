@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
@@ -47,12 +48,30 @@ constinit bool g_chunk_zeroed = true;  // the chunk's pages are fresh (read as z
 constinit uint64_t g_folded[3] = {0, 0, 0};
 constinit std::atomic<unsigned> g_live_threads{0};
 
+// A pooled cache was emptied by its teardown (thread_flush_all): its remote
+// stash and spill hold no blocks. Only the rest is cleared; the two big
+// arrays (20 of its 21 KiB) keep stale pointers and keys, which nothing reads
+// while their counts are zero (a stale group key is replaced at first use).
+void recycle(ThreadCache* tc) {
+  if constexpr (kDebugChecks) {
+    for (const RemoteGroup& g : tc->remote.groups) HZ_CHECK(g.count == 0 && !g.head, "a pooled cache holds remote frees");
+    for (uint16_t n : tc->spill.n) HZ_CHECK(n == 0, "a pooled cache holds spilled blocks");
+  }
+  char* base = reinterpret_cast<char*>(tc);
+  auto zero = [base](size_t from, size_t to) { memset(base + from, 0, to - from); };
+  constexpr size_t kRemote = offsetof(ThreadCache, remote), kSpill = offsetof(ThreadCache, spill);
+  zero(0, kRemote);
+  zero(kRemote + offsetof(RemoteStash, pending), kSpill);
+  zero(offsetof(ThreadCache, flush_epoch), sizeof *tc);
+}
+
 ThreadCache* tc_alloc() {
   LockGuard g(g_pool_lock);
   ThreadCache* tc = g_pool;
   if (tc) {
     g_pool = tc->next_live;
-    memset(static_cast<void*>(tc), 0, sizeof *tc);  // fresh chunks are zero already: left untouched
+    if constexpr (kTcRecycle) recycle(tc);
+    else memset(static_cast<void*>(tc), 0, sizeof *tc);  // fresh chunks are zero already: left untouched
   } else {
     constexpr size_t kSize = (sizeof(ThreadCache) + 63) & ~size_t{63};
     if (g_chunk_left < kSize) {
@@ -110,7 +129,7 @@ void init_cache(ThreadCache* tc) {
   // class, not a whole batch of pages.
   for (unsigned c = 1; c < kNumClasses; ++c)
     tc->bins[c].set_max(kClasses[c].bin_max < kSlowStartMax ? kClasses[c].bin_max : kSlowStartMax);
-  remote_stash_init(tc->remote);
+  if constexpr (!kTcRecycle) remote_stash_init(tc->remote);  // recycle() checks its own
   tc->shard = shard::acquire();
   tc->live = 1;
   tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
@@ -241,8 +260,40 @@ bool ensure_process_init() {
 bool process_ready() { return g_init_state.load(std::memory_order_acquire) == 2; }
 
 namespace {
-constinit std::atomic<uint32_t> g_setups{0};  // sweep_gone_threads() every 16th
-void sweep_gone_threads();
+constexpr unsigned kSweepBatch = 16;  // caches released per walk of the live list
+unsigned sweep_gone_threads();
+
+// Only when there are more thread caches than threads (one read of
+// /proc/self/status, 25 us here: more than the rest of a short thread's
+// set-up and teardown) is the live list walked: a process with thousands of
+// threads must not pay a system call per thread. The test runs at every 16th
+// set-up while it finds caches of gone threads; each one that finds none
+// doubles the interval, up to kSweepGapMax (HZ_SWEEP_GAP_MAX).
+constexpr uint32_t kSweepGapMin = 16;
+constinit std::atomic<uint32_t> g_setups{0};
+constinit std::atomic<uint32_t> g_sweep_due{kSweepGapMin};
+constinit std::atomic<uint32_t> g_sweep_gap{kSweepGapMin};
+
+void maybe_sweep() {
+  uint32_t n = g_setups.fetch_add(1, std::memory_order_relaxed) + 1;
+  uint32_t due = g_sweep_due.load(std::memory_order_relaxed);
+  // One thread claims the test; the others go on.
+  if (static_cast<int32_t>(n - due) < 0 ||
+      !g_sweep_due.compare_exchange_strong(due, n + kSweepGapMax, std::memory_order_relaxed))
+    return;
+  int saved = errno;
+  unsigned threads = os::thread_count();
+  bool leaked = threads != 0 && g_live_threads.load(std::memory_order_relaxed) > threads;
+  // A full batch may leave more behind (leaks while the interval was long).
+  if (leaked)
+    while (sweep_gone_threads() == kSweepBatch) {
+    }
+  errno = saved;
+  uint32_t gap = g_sweep_gap.load(std::memory_order_relaxed);
+  gap = leaked ? kSweepGapMin : gap < kSweepGapMax / 2 ? gap * 2 : kSweepGapMax;
+  g_sweep_gap.store(gap, std::memory_order_relaxed);
+  g_sweep_due.store(n + gap, std::memory_order_relaxed);
+}
 }  // namespace
 
 ThreadCache* thread_setup() {
@@ -271,15 +322,7 @@ ThreadCache* thread_setup() {
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;
   t_dead = 0;
-  // Only when there are more thread caches than threads (one read of
-  // /proc/self/status) is the live list walked: a process with thousands of
-  // threads must not pay a system call per thread at every 16th set-up.
-  if (g_setups.fetch_add(1, std::memory_order_relaxed) % 16 == 15) {
-    int saved = errno;
-    unsigned threads = os::thread_count();
-    if (threads != 0 && g_live_threads.load(std::memory_order_relaxed) > threads) sweep_gone_threads();
-    errno = saved;
-  }
+  maybe_sweep();
   stats::add(stats::kThreadInit, 1);
   pthread_setspecific(g_key, front);  // may allocate; t_cache is already set
   return front;
@@ -326,21 +369,22 @@ void release_cache(ThreadCache* front) {
 // destructors set up a cache that no destructor will tear down. Every few
 // thread set-ups, caches of threads the kernel no longer knows are released
 // here (a reused thread id only delays that; a live thread is never taken).
-void sweep_gone_threads() {
-  ThreadCache* gone[16];
+unsigned sweep_gone_threads() {
+  ThreadCache* gone[kSweepBatch];
   unsigned n = 0;
   {
     LockGuard g(g_pool_lock);
-    pid_t pid = getpid();
-    for (ThreadCache* c = g_live; c && n < 16; c = c->next_live) {
+    pid_t pid = getpid(), me = gettid();
+    for (ThreadCache* c = g_live; c && n < kSweepBatch; c = c->next_live) {
       int tid = __atomic_load_n(&c->tid, __ATOMIC_RELAXED);
-      if (tid == 0 || tid == gettid()) continue;
+      if (tid == 0 || tid == me) continue;
       if (syscall(SYS_tgkill, pid, tid, 0) == 0 || errno != ESRCH) continue;
       __atomic_store_n(&c->tid, 0, __ATOMIC_RELAXED);
       gone[n++] = c;
     }
   }
   for (unsigned i = 0; i < n; ++i) release_cache(gone[i]);
+  return n;
 }
 
 }  // namespace

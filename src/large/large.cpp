@@ -36,11 +36,11 @@ void* alloc(size_t size, size_t align, bool zero) {
     errno = ENOMEM;
     return nullptr;
   }
-  bool zeroed = false;
-  RunMeta* m = arena::alloc_span(npages, align_pages, &zeroed);
+  PageRange dirty{0, 0};
+  RunMeta* m = arena::alloc_span_dirty(npages, align_pages, &dirty);
   for (bool patient : {false, true}) {
     if (m || !budget::on_exhaustion(npages + align_pages - 1, patient)) continue;
-    m = arena::alloc_span(npages, align_pages, &zeroed);
+    m = arena::alloc_span_dirty(npages, align_pages, &dirty);
   }
   if (!m) {
     stats::add(stats::kAllocFailed, 1);
@@ -62,7 +62,11 @@ void* alloc(size_t size, size_t align, bool zero) {
     }
   }
   if (HZ_UNLIKELY(stats::counting())) stats::span_alloc(p, npages << kPageShift, zero);  // before the memset (memcheck)
-  if (zero && !zeroed) memset(p, 0, npages << kPageShift);
+  // Only pages that may be dirty: the others are fresh from the OS or purged.
+  if (zero && dirty.hi > dirty.lo && dirty.lo < npages) {
+    size_t hi = dirty.hi < npages ? dirty.hi : npages;
+    memset(arena::page_addr(page + dirty.lo), 0, (hi - dirty.lo) << kPageShift);
+  }
   return p;
 }
 
@@ -74,8 +78,9 @@ void free(void* p) {
   // Hardened: purged and inaccessible until the page heap hands it out again.
   if constexpr (kHardened) hardened::close_span(p, size_t{m->npages} << kPageShift);
   stats::add(stats::kLargeFree, 1);
-  arena::free_span(m);
-  budget::note_idle_memory();
+  // Kept dirty for reuse (large keep): only the decay returns it, so a
+  // purger must run even in a single-threaded process.
+  budget::note_idle_memory(arena::free_span(m, true));
 }
 
 size_t usable_size(const void* p) {

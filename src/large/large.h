@@ -1,6 +1,7 @@
 // Large blocks (above kMaxSmallSize, or aligned beyond a page): page spans
-// straight from the page heap. Spans of kPurgeOnFreeBytes or more go back to
-// the OS on free.
+// straight from the page heap. Freed, they stay there dirty for reuse within
+// a bound until the purge delay returns them (large keep, arena/keep.h);
+// calloc zeroes only the pages that may be dirty.
 #pragma once
 #include <cstddef>
 #include <cstdint>
