@@ -1,6 +1,7 @@
 /* broken_malloc: a deliberately broken allocator for `tools/bench selftest`.
  * Preloaded over glibc, it hands out a block that is still live: every 2000th
- * malloc returns this thread's previous block again when it is big enough.
+ * malloc returns this thread's previous block again, or, when that thread has
+ * none big enough (a thread's first malloc), the next malloc that can.
  * Every benchmark must notice (stamp check) and exit non-zero. Never use it
  * for anything else.
  * BENCH_BROKEN_EVERY=N and BENCH_BROKEN_AFTER=M (defaults 2000 and 1000) make
@@ -14,6 +15,7 @@
 
 static void *(*real_malloc)(size_t);
 static atomic_ulong calls;
+static atomic_int pending;  // a strike is due: a short thread may have no block to repeat
 static __thread void *last;
 static __thread size_t last_size;
 
@@ -32,7 +34,10 @@ void *malloc(size_t n) {
     real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
   }
   unsigned long c = atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
-  if (c > after && c % every == 0 && last && last_size >= n) return last;
+  if (c > after && c % every == 0) atomic_store_explicit(&pending, 1, memory_order_relaxed);
+  if (last && last_size >= n && atomic_load_explicit(&pending, memory_order_relaxed) &&
+      atomic_exchange_explicit(&pending, 0, memory_order_relaxed))
+    return last;
   void *p = real_malloc(n);
   last = p;
   last_size = n;
