@@ -23,6 +23,9 @@ HZ_INLINE void* alloc_class(size_t cls) {
 }
 
 HZ_NOINLINE void* alloc_big(size_t size, bool zero);
+// malloc above kLookupMax: a size class by its own table, else a page span.
+// Apart from alloc_big so that it needs no stack frame (no memset after).
+HZ_NOINLINE void* alloc_medium(size_t size);
 // A block aligned to align (a power of two); ENOMEM on failure.
 void* alloc_aligned(size_t align, size_t size);
 // The size of the block or span p starts, 0 if p starts none.
@@ -30,7 +33,7 @@ size_t block_size(const void* p);
 
 HZ_INLINE void* alloc(size_t size) {
   if (HZ_LIKELY(size <= kLookupMax)) return alloc_class(kClassLookup[(size + 15) >> 4]);
-  return alloc_big(size, false);
+  return alloc_medium(size);
 }
 
 }  // namespace hz

@@ -31,6 +31,11 @@ void* alloc_big(size_t size, bool zero) {
   return large::alloc(size, kPageSize, zero);
 }
 
+void* alloc_medium(size_t size) {
+  if (HZ_LIKELY(size <= kMaxSmallSize)) return alloc_class(class_of_medium(size));
+  return alloc_big(size, false);
+}
+
 void free_outside(void* p, const char* call) {
   if (p != nullptr) invalid_pointer(call, p);
 }
