@@ -1,4 +1,4 @@
-// The malloc fast path: size -> class by table, pop the thread's bin. No
+// The malloc fast path: size -> bin by the thread's table, pop the bin. No
 // atomics, no locks; an empty bin is one call to alloc_refill().
 #pragma once
 #include <errno.h>
@@ -9,18 +9,19 @@
 
 namespace hz {
 
-HZ_INLINE void* alloc_class(size_t cls) {
-  ThreadCache* tc = t_cache;
-  Bin& b = tc->bins[cls];
-  FreeBlock* blk = b.head;
+// Pops b, a bin of t_cache.
+HZ_INLINE void* alloc_bin(Bin* b) {
+  FreeBlock* blk = b->head;
   if (HZ_LIKELY(blk != nullptr)) {
-    b.head = blk->next();
-    b.room++;
-    if (HZ_UNLIKELY(!take_in_use(blk, cls))) return report_bad_free_list(blk);
+    b->head = blk->next();
+    b->room++;
+    if (HZ_UNLIKELY(!take_in_use(blk, b->key))) return report_bad_free_list(blk);
     return blk;
   }
-  return alloc_refill(cls);
+  return alloc_refill(b);
 }
+
+HZ_INLINE void* alloc_class(size_t cls) { return alloc_bin(&t_cache->bins[cls]); }
 
 HZ_NOINLINE void* alloc_big(size_t size, bool zero);
 // malloc above kLookupMax: a size class by its own table, else a page span.
@@ -32,7 +33,7 @@ void* alloc_aligned(size_t align, size_t size);
 size_t block_size(const void* p);
 
 HZ_INLINE void* alloc(size_t size) {
-  if (HZ_LIKELY(size <= kLookupMax)) return alloc_class(kClassLookup[(size + 15) >> 4]);
+  if (HZ_LIKELY(size <= kLookupMax)) return alloc_bin(t_cache->direct[(size + 15) >> 4]);
   return alloc_medium(size);
 }
 

@@ -40,7 +40,10 @@ void free_outside(void* p, const char* call) {
   if (p != nullptr) invalid_pointer(call, p);
 }
 
-void free_span_or_invalid(void* p, uint32_t tag, const char* call) {
+// The slow paths read the tag again: passing it would make the fast path
+// keep the tag's address in a register of its own (an lea more).
+void free_span_or_invalid(void* p, const char* call) {
+  PageTag tag = tag_at(arena_offset(p));
   if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) return large::free(p);
   bad_pointer(call, p);
 }
@@ -51,19 +54,20 @@ void size_mismatch(void* p, SizeCheck how) {
   misuse(how == SizeCheck::kExact ? "operator delete" : "free_sized", "size does not match the block", p);
 }
 
-void free_span_sized(void* p, uint32_t tag, size_t size, SizeCheck how) {
+void free_span_sized(void* p, size_t size, SizeCheck how) {
+  PageTag tag = tag_at(arena_offset(p));
   if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) {
     size_t pages = (size + kPageSize - 1) >> kPageShift, have = large::usable_size(p) >> kPageShift;
     if (how == SizeCheck::kExact ? pages != have : pages > have) size_mismatch(p, how);
   }
-  free_span_or_invalid(p, tag, how == SizeCheck::kExact ? "operator delete" : "free_sized");
+  free_span_or_invalid(p, how == SizeCheck::kExact ? "operator delete" : "free_sized");
 }
 void* report_bad_free_list(void* b) { heap_corruption(kNotAFreeBlock, b); }
 
 void bad_pointer(const char* call, const void* p) {
   uintptr_t off = arena_offset(p);
   if (off < g_pagemap.size) {
-    uint32_t tag = tag_at(off);
+    PageTag tag = tag_at(off);
     if (tag_class(tag) == kFreedClass) double_free(call, p);
     if (tag_class(tag) != 0 && tag_class(tag) < kNumClasses && is_free_block(p, tag_class(tag))) double_free(call, p);
   }
@@ -74,10 +78,10 @@ void bad_pointer(const char* call, const void* p) {
 size_t block_size(const void* p) {
   uintptr_t off = arena_offset(p);
   if (off >= g_pagemap.size) return 0;
-  uint32_t tag = tag_at(off);
+  PageTag tag = tag_at(off);
   unsigned cls = tag_class(tag);
   if (cls == kLargeClass) return (off & (kPageSize - 1)) == 0 ? large::usable_size(p) : 0;
-  uint64_t run_off = (uint64_t{tag_page_in_run(tag)} << kPageShift) | (off & (kPageSize - 1));
+  uint64_t run_off = run_offset(p, tag);
   uint64_t magic = kDivMagic[cls];  // 0 for anything but a small class: fails
   return run_off * magic < magic ? kClasses[cls].size : 0;
 }

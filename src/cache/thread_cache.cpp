@@ -23,14 +23,30 @@
 namespace hz {
 
 namespace {
-constexpr ThreadCache make_empty_cache() {
-  ThreadCache tc{};
-  tc.shard = kNoShard;
-  return tc;
+constexpr void set_bin_constants(Bin* bins) {
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    bins[c].key = kTables.key[c];
+    bins[c].magic = kDivMagic[c];
+  }
 }
 }  // namespace
-// Constant-initialised: malloc can run before any constructor.
-constinit ThreadCache g_empty_cache = make_empty_cache();
+
+// Constant-initialised: malloc can run before any constructor. Its direct
+// table points at its own (always empty) bins.
+constinit ThreadCache g_empty_cache = [] {
+  ThreadCache tc{};
+  tc.shard = kNoShard;
+  for (Bin& b : tc.bins) b.shard = kNoShard;
+  set_bin_constants(tc.bins);
+  for (unsigned i = 0; i <= kLookupMax / 16; ++i) tc.direct[i] = &g_empty_cache.bins[kClassLookup[i]];
+  return tc;
+}();
+
+void init_bins(ThreadCache* tc) {
+  set_bin_constants(tc->bins);
+  for (unsigned i = 0; i <= kLookupMax / 16; ++i) tc->direct[i] = &tc->bins[kClassLookup[i]];
+}
+
 HZ_TLS ThreadCache* t_cache = &g_empty_cache;
 static HZ_TLS uint8_t t_dead;
 
@@ -104,6 +120,7 @@ void key_destructor(void* p) {
 }
 
 void init_cache(ThreadCache* tc) {
+  init_bins(tc);
   tc->real = tc;
   // Slow start: a new thread's bins begin small and double at each refill or
   // overflow, so a short-lived thread (or process) touches a few blocks per
@@ -111,7 +128,7 @@ void init_cache(ThreadCache* tc) {
   for (unsigned c = 1; c < kNumClasses; ++c)
     tc->bins[c].set_max(kClasses[c].bin_max < kSlowStartMax ? kClasses[c].bin_max : kSlowStartMax);
   remote_stash_init(tc->remote);
-  tc->shard = shard::acquire();
+  set_shard(tc, shard::acquire());
   tc->live = 1;
   tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
 }
@@ -143,8 +160,9 @@ HZ_NOINLINE void* alloc_after_teardown(unsigned cls) {
 
 // ---- slow paths called from the fast paths ----
 
-void* alloc_refill(unsigned cls) {
+void* alloc_refill(Bin* b) {
   ThreadCache* tc = t_cache;
+  unsigned cls = class_of_bin(tc, b);
   if (HZ_UNLIKELY(!tc->live)) {
     if (HZ_UNLIKELY(t_dead)) return alloc_after_teardown(cls);
     tc = thread_setup();
@@ -157,8 +175,10 @@ void* alloc_refill(unsigned cls) {
   return pop_or_refill(tc, cls);
 }
 
-void flush_bin(ThreadCache* tc, unsigned cls) {
-  Bin& b = tc->bins[cls];
+namespace {
+void flush_bin_of(ThreadCache* tc, Bin* bin) {
+  unsigned cls = class_of_bin(tc, bin);
+  Bin& b = *bin;
   // A count past 2^31 is one that wrapped below zero: more blocks were popped
   // than the bin held (a cycle made by a double free).
   if (HZ_UNLIKELY(b.room > static_cast<int32_t>(b.max))) heap_corruption("a free list outlived its count: double free?", b.head);
@@ -186,7 +206,14 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   budget::note_idle_memory();
 }
 
-void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
+}  // namespace
+
+void flush_bin(Bin* b) { flush_bin_of(t_cache, b); }
+
+void free_remote(FreeBlock* b) {
+  ThreadCache* tc = t_cache;
+  PageTag tag = tag_at(arena_offset(b));
+  unsigned cls = tag_class(tag), owner = tag_owner(tag);
   if (HZ_UNLIKELY(!tc->live)) {
     // A thread's first call, or a free after its cache was torn down.
     tc = t_dead ? nullptr : thread_setup();
@@ -202,7 +229,7 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
     Bin& bin = real->bins[cls];
     b->set_next(bin.head);
     bin.head = b;
-    if (--bin.room < 0) flush_bin(real, cls);
+    if (--bin.room < 0) flush_bin_of(real, &bin);
     return;
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
@@ -261,7 +288,8 @@ ThreadCache* thread_setup() {
       tc_free(front);
       return nullptr;
     }
-    front->shard = kNoShard;
+    init_bins(front);
+    set_shard(front, kNoShard);
     front->counting = 1;
     front->live = 1;
     front->real = tc;
