@@ -1,4 +1,4 @@
-// The malloc fast path: size -> bin by the thread's table, pop the bin. No
+// The malloc fast path: size -> bin by the thread's region's table, pop the bin. No
 // atomics, no locks; an empty bin is one call to alloc_refill().
 #pragma once
 #include <errno.h>
@@ -9,8 +9,10 @@
 
 namespace hz {
 
-// Pops b, a bin of t_cache.
-HZ_INLINE void* alloc_bin(Bin* b) {
+// Pops b, a bin of this thread; refill() on an empty one (or on the empty
+// region's unused bin).
+template <typename Refill>
+HZ_INLINE void* alloc_bin(Bin* b, Refill refill) {
   FreeBlock* blk = b->head;
   if (HZ_LIKELY(blk != nullptr)) {
     b->head = blk->next();
@@ -18,10 +20,12 @@ HZ_INLINE void* alloc_bin(Bin* b) {
     if (HZ_UNLIKELY(!take_in_use(blk, b->key))) return report_bad_free_list(blk);
     return blk;
   }
-  return alloc_refill(b);
+  return refill();
 }
 
-HZ_INLINE void* alloc_class(size_t cls) { return alloc_bin(&t_cache->bins[cls]); }
+HZ_INLINE void* alloc_class(size_t cls) {
+  return alloc_bin(t_sizes->by_class[cls], [cls] { return alloc_refill(cls); });
+}
 
 HZ_NOINLINE void* alloc_big(size_t size, bool zero);
 // malloc above kLookupMax: a size class by its own table, else a page span.
@@ -33,7 +37,10 @@ void* alloc_aligned(size_t align, size_t size);
 size_t block_size(const void* p);
 
 HZ_INLINE void* alloc(size_t size) {
-  if (HZ_LIKELY(size <= kLookupMax)) return alloc_bin(t_cache->direct[(size + 15) >> 4]);
+  if (HZ_LIKELY(size <= kLookupMax)) {
+    size_t index = (size + 15) >> 4;
+    return alloc_bin(t_sizes->by_size[index], [index] { return alloc_refill_size(index); });
+  }
   return alloc_medium(size);
 }
 

@@ -1,12 +1,14 @@
-// The free fast path: one range compare, the page's tag (its fields loaded
-// one by one), the class's divisibility check (catches interior pointers),
-// the free key (catches a double free), an owner compare, push. The bin, its
-// magic and its key are at the tag's slot in the thread's cache.
+// The free fast path: one range compare, the page's tag (two fields, each
+// loaded on its own), the class's divisibility check (catches interior
+// pointers), the free key (catches a double free), push. The bin, its magic
+// and its key are at the tag's slot in the thread's bin region, which holds
+// zeros for every other owner: the owner check is the divisibility test's.
 // Everything else is one out-of-line call:
 //   - not in the arena (or null)      -> free_outside()
 //   - a page span, no block here, not
-//     a block start (magic 0 or not divisible) -> free_span_or_invalid()
-//   - owned by another shard          -> free_remote()   (remote/remote_stash)
+//     a block start, another owner's
+//     block, a thread not set up
+//     (magic 0 or not divisible)      -> free_span_or_invalid() -> free_remote()
 //   - bin over its limit              -> flush_bin()     (to central)
 #pragma once
 #include "cache/thread_cache.h"
@@ -17,6 +19,8 @@
 namespace hz {
 
 HZ_NOINLINE void free_outside(void* p, const char* call);
+// A pointer that failed the fast path's divisibility test: a block of
+// another owner (or of a thread not set up), a page span, or invalid.
 HZ_NOINLINE void free_span_or_invalid(void* p, const char* call);
 // Reports p as a double free when it points at a freed block or span, else as
 // an invalid pointer; aborts.
@@ -37,15 +41,18 @@ HZ_INLINE bool size_fits_class(unsigned cls, size_t size, SizeCheck how) {
 [[noreturn]] HZ_COLD void size_mismatch(void* p, SizeCheck how);
 HZ_NOINLINE void free_span_sized(void* p, size_t size, SizeCheck how);
 
-// The divisibility test: run_off % size == 0 <=> run_off * magic < magic
-// (run_off < 2^32). x86-64: the multiply and the compare take the magic from
-// memory, where GCC loads it into a register first (an instruction more).
-HZ_INLINE bool not_a_block_start(uint64_t run_off, const uint64_t& magic) {
+// The divisibility test: p % size == 0 in its run <=> run_off * magic < magic
+// (run_off = (uint32_t)(p + bias) < 2^32). x86-64: the add, the multiply and
+// the compare take bias and magic from memory, where GCC loads them into
+// registers first and copies the operand (three instructions more).
+HZ_INLINE bool not_a_block_start(const void* p, const PageTag* tag, const uint64_t& magic) {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
   bool ae;
-  asm("imulq %2, %1\n\tcmpq %2, %1" : "=@ccae"(ae), "+&r"(run_off) : "m"(magic));
+  uint64_t n = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p));
+  asm("addl %3, %k1\n\timulq %2, %1\n\tcmpq %2, %1" : "=@ccae"(ae), "+r"(n) : "m"(magic), "m"(tag->bias));
   return ae;
 #else
+  uint64_t run_off = run_offset(p, *tag);
   return run_off * magic >= magic;
 #endif
 }
@@ -55,18 +62,17 @@ HZ_INLINE void dealloc(void* p, size_t size = 0) {
   uintptr_t off = arena_offset(p);
   if (HZ_UNLIKELY(off >= g_pagemap.size)) return free_outside(p, "free");
   const PageTag* tag = tag_ptr(off);
-  uint64_t run_off = run_offset(p, *tag);
-  Bin* bin = bin_at(t_cache, tag->slot);
-  if (HZ_UNLIKELY(not_a_block_start(run_off, bin->magic))) {
+  Bin* bin = bin_at(t_bins, tag->slot);
+  // Also every block of another owner (its slot reads magic 0).
+  if (HZ_UNLIKELY(not_a_block_start(p, tag, bin->magic))) {
     if constexpr (kCheck != SizeCheck::kNone) return free_span_sized(p, size, kCheck);
     return free_span_or_invalid(p, "free");
   }
   if constexpr (kCheck != SizeCheck::kNone) {
-    if (HZ_UNLIKELY(!size_fits_class(tag->cls, size, kCheck))) size_mismatch(p, kCheck);
+    if (HZ_UNLIKELY(!size_fits_class(bin->cls, size, kCheck))) size_mismatch(p, kCheck);
   }
   FreeBlock* b = static_cast<FreeBlock*>(p);
   if (HZ_UNLIKELY(!mark_free(b, bin->key))) return report_double_free(p, "free");
-  if (HZ_UNLIKELY(tag->owner != bin->shard)) return free_remote(b);
   b->set_next(bin->head);
   bin->head = b;
   if (HZ_UNLIKELY(--bin->room < 0)) flush_bin(bin);

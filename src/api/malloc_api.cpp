@@ -32,7 +32,11 @@ void* alloc_big(size_t size, bool zero) {
 }
 
 void* alloc_medium(size_t size) {
-  if (HZ_LIKELY(size <= kMaxSmallSize)) return alloc_class(class_of_medium(size));
+  if (HZ_LIKELY(size <= kMaxSmallSize)) {
+    size_t index = (size + detail::kMediumStep - 1) / detail::kMediumStep;
+    // The refill takes the index, which stays in its register.
+    return alloc_bin(t_sizes->by_class[kTables.medium[index]], [index] { return alloc_refill_medium(index); });
+  }
   return alloc_big(size, false);
 }
 
@@ -40,10 +44,23 @@ void free_outside(void* p, const char* call) {
   if (p != nullptr) invalid_pointer(call, p);
 }
 
+// True if p starts a block of the small run its page tag describes.
+static bool small_block_start(const void* p, PageTag tag) {
+  uint64_t magic = kDivMagic[tag_class(tag)];
+  return tag_is_run(tag) && uint64_t{run_offset(p, tag)} * magic < magic;
+}
+
 // The slow paths read the tag again: passing it would make the fast path
 // keep the tag's address in a register of its own (an lea more).
 void free_span_or_invalid(void* p, const char* call) {
   PageTag tag = tag_at(arena_offset(p));
+  if (small_block_start(p, tag)) {
+    // Another owner's block, or this thread's first free: the fast path's
+    // checks, then the remote path (which sets the thread up first).
+    auto* b = static_cast<FreeBlock*>(p);
+    if (HZ_UNLIKELY(!mark_free(b, kTables.key[tag_class(tag)]))) return report_double_free(p, "free");
+    return free_remote(b);
+  }
   if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) return large::free(p);
   bad_pointer(call, p);
 }
@@ -56,6 +73,7 @@ void size_mismatch(void* p, SizeCheck how) {
 
 void free_span_sized(void* p, size_t size, SizeCheck how) {
   PageTag tag = tag_at(arena_offset(p));
+  if (small_block_start(p, tag) && !size_fits_class(tag_class(tag), size, how)) size_mismatch(p, how);
   if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) {
     size_t pages = (size + kPageSize - 1) >> kPageShift, have = large::usable_size(p) >> kPageShift;
     if (how == SizeCheck::kExact ? pages != have : pages > have) size_mismatch(p, how);

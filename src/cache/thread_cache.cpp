@@ -22,32 +22,25 @@
 
 namespace hz {
 
-namespace {
-constexpr void set_bin_constants(Bin* bins) {
-  for (unsigned c = 1; c < kNumClasses; ++c) {
-    bins[c].key = kTables.key[c];
-    bins[c].magic = kDivMagic[c];
-  }
-}
-}  // namespace
-
-// Constant-initialised: malloc can run before any constructor. Its direct
-// table points at its own (always empty) bins.
+// Constant-initialised: malloc can run before any constructor.
 constinit ThreadCache g_empty_cache = [] {
   ThreadCache tc{};
   tc.shard = kNoShard;
-  for (Bin& b : tc.bins) b.shard = kNoShard;
-  set_bin_constants(tc.bins);
-  for (unsigned i = 0; i <= kLookupMax / 16; ++i) tc.direct[i] = &g_empty_cache.bins[kClassLookup[i]];
   return tc;
 }();
-
-void init_bins(ThreadCache* tc) {
-  set_bin_constants(tc->bins);
-  for (unsigned i = 0; i <= kLookupMax / 16; ++i) tc->direct[i] = &tc->bins[kClassLookup[i]];
-}
+// All zero (.bss): every size maps to its unused bin (no head) and every slot
+// reads magic 0.
+constinit BinRegion g_empty_region{};
+constinit BinTables g_empty_tables = [] {
+  BinTables t{};
+  for (Bin*& b : t.by_size) b = &g_empty_region.none;
+  for (Bin*& b : t.by_class) b = &g_empty_region.none;
+  return t;
+}();
 
 HZ_TLS ThreadCache* t_cache = &g_empty_cache;
+HZ_TLS char* t_bins = reinterpret_cast<char*>(&g_empty_region);
+HZ_TLS BinTables* t_sizes = &g_empty_tables;
 static HZ_TLS uint8_t t_dead;
 
 namespace {
@@ -63,19 +56,41 @@ constinit bool g_chunk_zeroed = true;  // the chunk's pages are fresh (read as z
 constinit uint64_t g_folded[3] = {0, 0, 0};
 constinit std::atomic<unsigned> g_live_threads{0};
 
+// A cache and its bin region are one unit, the region first (page-aligned):
+// only its header and its owner's bins are ever written, so reuse zeroes
+// those, and a dirty chunk has the rest purged rather than written.
+constexpr size_t kRegionBytes = (sizeof(BinRegion) + 63) & ~size_t{63};
+constexpr size_t kUnit = (kRegionBytes + sizeof(ThreadCache) + kPageSize - 1) & ~(kPageSize - 1);
+
+void zero_cache(ThreadCache* tc, BinRegion* r, bool whole_region) {
+  memset(static_cast<void*>(tc), 0, sizeof *tc);
+  tc->region = r;
+  char* bytes = reinterpret_cast<char*>(r);
+  if (!whole_region) return memset(bytes, 0, kBinHeader), void();  // tables (and none, never written)
+  constexpr size_t kPurgeFrom = kPageSize, kPurgeTo = sizeof(BinRegion) & ~(kPageSize - 1);
+  if constexpr (kPurgeTo > kPurgeFrom) {
+    memset(bytes, 0, kPurgeFrom);
+    os::purge(bytes + kPurgeFrom, kPurgeTo - kPurgeFrom);
+    memset(bytes + kPurgeTo, 0, sizeof(BinRegion) - kPurgeTo);
+  } else {
+    memset(bytes, 0, sizeof(BinRegion));
+  }
+}
+
 ThreadCache* tc_alloc() {
   LockGuard g(g_pool_lock);
   ThreadCache* tc = g_pool;
   if (tc) {
     g_pool = tc->next_live;
-    memset(static_cast<void*>(tc), 0, sizeof *tc);  // fresh chunks are zero already: left untouched
+    BinRegion* r = tc->region;
+    if (tc->shard < kShards) memset(static_cast<void*>(r->by_owner[tc->shard]), 0, sizeof r->by_owner[0]);
+    zero_cache(tc, r, false);  // fresh chunks are zero already: left untouched
   } else {
-    constexpr size_t kSize = (sizeof(ThreadCache) + 63) & ~size_t{63};
-    if (g_chunk_left < kSize) {
+    if (g_chunk_left < kUnit) {
       // Pages of the arena itself (their tags stay 0: free() refuses them):
       // under a tight RLIMIT_AS a mapping of its own may be refused while
       // the arena holds free address space.
-      constexpr size_t kChunk = size_t{1} << 20;
+      constexpr size_t kChunk = kUnit > (size_t{1} << 19) ? kUnit : size_t{1} << 20;
       bool zeroed = false;
       if (RunMeta* m = arena::alloc_span(kChunk >> kPageShift, 1, &zeroed)) {
         g_chunk = static_cast<char*>(arena::page_addr(arena::page_of(m)));
@@ -87,10 +102,12 @@ ThreadCache* tc_alloc() {
       if (!g_chunk) return nullptr;
       g_chunk_left = kChunk;
     }
-    tc = reinterpret_cast<ThreadCache*>(g_chunk);
-    if (!g_chunk_zeroed) memset(static_cast<void*>(tc), 0, sizeof *tc);
-    g_chunk += kSize;
-    g_chunk_left -= kSize;
+    auto* r = reinterpret_cast<BinRegion*>(g_chunk);
+    tc = reinterpret_cast<ThreadCache*>(g_chunk + kRegionBytes);
+    if (!g_chunk_zeroed) zero_cache(tc, r, true);
+    tc->region = r;
+    g_chunk += kUnit;
+    g_chunk_left -= kUnit;
   }
   tc->next_live = g_live;
   if (g_live) g_live->prev_live = tc;
@@ -119,8 +136,23 @@ void key_destructor(void* p) {
   if (p) thread_teardown(static_cast<ThreadCache*>(p));
 }
 
+// The thread's bins at its shard's place in its region, and the region's
+// tables pointing at them.
+void init_bins(ThreadCache* tc, unsigned shard) {
+  BinRegion* r = tc->region;
+  tc->shard = shard;
+  tc->bins = r->by_owner[shard];
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    tc->bins[c].key = kTables.key[c];
+    tc->bins[c].cls = c;
+    tc->bins[c].magic = kDivMagic[c];
+    r->tables.by_class[c] = &tc->bins[c];
+  }
+  for (unsigned i = 0; i <= kLookupMax / 16; ++i) r->tables.by_size[i] = &tc->bins[kClassLookup[i]];
+}
+
 void init_cache(ThreadCache* tc) {
-  init_bins(tc);
+  init_bins(tc, shard::acquire());
   tc->real = tc;
   // Slow start: a new thread's bins begin small and double at each refill or
   // overflow, so a short-lived thread (or process) touches a few blocks per
@@ -128,7 +160,6 @@ void init_cache(ThreadCache* tc) {
   for (unsigned c = 1; c < kNumClasses; ++c)
     tc->bins[c].set_max(kClasses[c].bin_max < kSlowStartMax ? kClasses[c].bin_max : kSlowStartMax);
   remote_stash_init(tc->remote);
-  set_shard(tc, shard::acquire());
   tc->live = 1;
   tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
 }
@@ -160,9 +191,11 @@ HZ_NOINLINE void* alloc_after_teardown(unsigned cls) {
 
 // ---- slow paths called from the fast paths ----
 
-void* alloc_refill(Bin* b) {
+void* alloc_refill_size(size_t index) { return alloc_refill(kClassLookup[index]); }
+void* alloc_refill_medium(size_t index) { return alloc_refill(kTables.medium[index]); }
+
+void* alloc_refill(unsigned cls) {
   ThreadCache* tc = t_cache;
-  unsigned cls = class_of_bin(tc, b);
   if (HZ_UNLIKELY(!tc->live)) {
     if (HZ_UNLIKELY(t_dead)) return alloc_after_teardown(cls);
     tc = thread_setup();
@@ -288,8 +321,7 @@ ThreadCache* thread_setup() {
       tc_free(front);
       return nullptr;
     }
-    init_bins(front);
-    set_shard(front, kNoShard);
+    front->shard = kNoShard;
     front->counting = 1;
     front->live = 1;
     front->real = tc;
@@ -298,6 +330,8 @@ ThreadCache* thread_setup() {
   __atomic_store_n(&front->tid, static_cast<int>(gettid()), __ATOMIC_RELAXED);
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;
+  t_bins = reinterpret_cast<char*>(front->counting ? &g_empty_region : tc->region);
+  t_sizes = front->counting ? &g_empty_tables : &tc->region->tables;
   t_dead = 0;
   // Only when there are more thread caches than threads (one read of
   // /proc/self/status) is the live list walked: a process with thousands of
@@ -377,6 +411,8 @@ void thread_teardown(ThreadCache* front) {
   if constexpr (kHardened) hardened::flush_quarantine();
   if (HZ_UNLIKELY(front->counting)) stats::front_exit();
   t_cache = &g_empty_cache;
+  t_bins = reinterpret_cast<char*>(&g_empty_region);
+  t_sizes = &g_empty_tables;
   t_dead = 1;
   __atomic_store_n(&front->tid, 0, __ATOMIC_RELAXED);  // read by sweeps under the pool lock
   release_cache(front);

@@ -13,18 +13,18 @@
 namespace hz {
 
 // room counts down as blocks come in: the free path's limit check is one
-// decrement and a sign test. count() = max - room. key, shard and magic are
-// copies (of the class's constants and of the cache's shard), here so that
-// free() finds everything it reads at the slot its page tag gives, in the line
-// it pushes to: it needs no table address and no ThreadCache pointer of its
-// own (the bin's address is one add of the slot to the TLS cache pointer).
+// decrement and a sign test. count() = max - room. key, cls and magic are
+// copies of the class's constants, here so that free() finds everything it
+// reads at the slot its page tag gives, in the line it pushes to: no table
+// address to form (the bin's address is the slot added to the TLS region
+// pointer).
 struct Bin {
   FreeBlock* head;
   int32_t room;  // max - count; a free that takes it below zero flushes to central
   uint32_t max;
   int32_t key;     // the class's part of the free key (kTables.key, check/free_key.h)
-  uint32_t shard;  // ThreadCache::shard
-  uint64_t magic;  // kDivMagic[cls]; 0 in bins[0], the slot of every tag that is not a small run's
+  uint32_t cls;
+  uint64_t magic;  // kDivMagic[cls]; 0 in every bin no block may be pushed to
   uint32_t count() const { return static_cast<uint32_t>(static_cast<int64_t>(max) - room); }
   void add(uint32_t n) { room -= static_cast<int32_t>(n); }
   void set_max(uint32_t m) {
@@ -32,18 +32,37 @@ struct Bin {
     max = m;
   }
 };
+static_assert(sizeof(Bin) == kBinBytes, "the page tags' slots assume this bin size");
+
+// What free() reaches through t_bins: a thread's bins at by_owner[its shard],
+// room for every other owner's, never written (zero: magic 0), and malloc's
+// tables (reached through t_sizes). A free of another owner's block reads the
+// magic at its own owner's slot, 0, and fails the divisibility test into the
+// slow path: the owner compare costs no instruction. Only the header and the
+// thread's own bins are ever written; the rest (kShards x 2 KiB of address
+// space) stays untouched, or reads the kernel's zero page.
+// malloc's tables: (size + 15) / 16 -> the bin, and class -> the bin (medium
+// sizes). Pointers, one load from the TLS table pointer to the bin.
+struct BinTables {
+  Bin* by_size[kLookupMax / 16 + 1];
+  Bin* by_class[kNumClasses];
+};
+
+struct alignas(64) BinRegion {
+  Bin none;  // slot 0: pages with no small run. Zero: magic 0, no head
+  BinTables tables;
+  alignas(64) Bin by_owner[kShards][kBinStride / kBinBytes];
+};
+static_assert(offsetof(BinRegion, by_owner) == kBinHeader, "the page tags' slots assume this header size");
 
 struct ThreadCache {
-  Bin bins[kNumClasses];  // first: a bin's slot (its offset) fits a tag's 16 bits
-  // malloc's size -> bin table, (size + 15) / 16 -> &bins[class]: one load
-  // where the class table needed a load, a shift and an add.
-  Bin* direct[kLookupMax / 16 + 1];
+  BinRegion* region;  // set by tc_alloc(), kept across reuse; nullptr in the empty cache
+  Bin* bins;          // region->by_owner[shard]; nullptr in the empty cache and fronts
   unsigned shard;    // owner id of blocks this thread carves; kNoShard when empty
-                     // (set_shard(): every bin has a copy)
   uint8_t live;      // 0 for the shared empty cache of threads not yet set up
-  uint8_t counting;  // a counting front: its bins stay empty and its shard is
-                     // kNoShard, so every malloc and free lands in a slow
-                     // path, which counts it and works on *real
+  uint8_t counting;  // a counting front: the fast paths see the empty region,
+                     // so every malloc and free lands in a slow path, which
+                     // counts it and works on *real
   ThreadCache* real; // the cache that holds this thread's blocks (self, or
                      // behind a counting front)
   RemoteStash remote;
@@ -57,36 +76,33 @@ struct ThreadCache {
   ThreadCache* prev_live;
 };
 
-static_assert(offsetof(ThreadCache, bins) == 0, "bin slots are offsets from the cache itself");
-
-// The offset of a class's bin in every ThreadCache: a small run's page tag
-// carries it (PageTag::slot).
-HZ_INLINE constexpr unsigned bin_slot(unsigned cls) { return cls * static_cast<unsigned>(sizeof(Bin)); }
-static_assert(bin_slot(kNumClasses) <= 0xFFFF, "bin slots must fit PageTag::slot");
-HZ_INLINE Bin* bin_at(ThreadCache* tc, unsigned slot) {
-  return reinterpret_cast<Bin*>(reinterpret_cast<char*>(tc) + slot);
-}
+HZ_INLINE Bin* bin_at(char* region, uint32_t offset) { return reinterpret_cast<Bin*>(region + offset); }
 HZ_INLINE unsigned class_of_bin(const ThreadCache* tc, const Bin* b) { return static_cast<unsigned>(b - tc->bins); }
-// A cache's per-class constants and its direct table (every cache, fronts and
-// the empty one included: free() reads them before it looks at the owner).
-void init_bins(ThreadCache* tc);
-HZ_INLINE void set_shard(ThreadCache* tc, unsigned shard) {
-  tc->shard = shard;
-  for (Bin& b : tc->bins) b.shard = shard;
-}
 
 // Every thread starts on the empty cache: its bins are empty and its shard
 // matches no block, so the first malloc or free lands in a slow path that
 // sets the thread up, with no "initialised?" test on the fast path.
 extern ThreadCache g_empty_cache;
 extern HZ_TLS ThreadCache* t_cache;
+// The region free() uses: t_cache->region of a set-up thread, else the empty
+// region (all zero: every free takes the slow path). And malloc's tables:
+// the region's, else the empty tables (every size maps to the empty region's
+// unused bin: every malloc takes the slow path).
+extern BinRegion g_empty_region;
+extern BinTables g_empty_tables;
+extern HZ_TLS char* t_bins;
+extern HZ_TLS BinTables* t_sizes;
 
 // Slow paths.
-// b is t_cache's bin, found empty.
-HZ_NOINLINE void* alloc_refill(Bin* b);
+// The bin of cls (of size index (size + 15) / 16, of medium index
+// (size + 255) / 256) was empty, or this thread not set up.
+HZ_NOINLINE void* alloc_refill(unsigned cls);
+HZ_NOINLINE void* alloc_refill_size(size_t index);
+HZ_NOINLINE void* alloc_refill_medium(size_t index);
 // b is t_cache's bin, over its limit.
 HZ_NOINLINE void flush_bin(Bin* b);
-// b is not owned by t_cache's shard (or t_cache is not set up).
+// b, a block start of a small run and not free (its key now set), is not
+// owned by t_cache's shard, or t_cache is not set up.
 HZ_NOINLINE void free_remote(FreeBlock* b);
 
 // Process and thread lifecycle.

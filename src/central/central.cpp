@@ -44,7 +44,7 @@ RunMeta* new_run(unsigned shard, unsigned cls) {
   }
   // Hardened: blocks are zero until handed out (checked then).
   if (kHardened && !zeroed) memset(arena::page_addr(page), 0, size_t{ci.run_pages} << kPageShift);
-  PageTag tag = make_run_tag(cls, shard, bin_slot(cls), reinterpret_cast<uintptr_t>(arena::page_addr(page)));
+  PageTag tag = make_run_tag(cls, shard, reinterpret_cast<uintptr_t>(arena::page_addr(page)));
   for (unsigned i = 0; i < ci.run_pages; ++i) g_pagemap.tags[page + i] = tag;
   m->cls = static_cast<uint8_t>(cls);
   m->owner = static_cast<uint8_t>(shard);

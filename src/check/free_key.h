@@ -45,7 +45,13 @@ HZ_INLINE bool mark_free(FreeBlock* b, int64_t class_key) {
   if constexpr (kFreeKey) {
     uint64_t k = free_key_of(b, class_key);
     if (HZ_UNLIKELY(b->key == k)) return false;
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+    // An opaque store: GCC's -O3 would pair it with the push's link store
+    // into one SSE store built from two registers (three instructions more).
+    asm("movq %1, %0" : "=m"(b->key) : "r"(k));
+#else
     b->key = k;
+#endif
   }
   (void)b, (void)class_key;
   return true;
