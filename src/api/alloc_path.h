@@ -38,7 +38,7 @@ size_t block_size(const void* p);
 
 HZ_INLINE void* alloc(size_t size) {
   if (HZ_LIKELY(size <= kLookupMax)) {
-    size_t index = (size + 15) >> 4;
+    size_t index = size_index(size);
     return alloc_bin(t_sizes->by_size[index], [index] { return alloc_refill_size(index); });
   }
   return alloc_medium(size);

@@ -41,19 +41,38 @@ HZ_INLINE bool size_fits_class(unsigned cls, size_t size, SizeCheck how) {
 [[noreturn]] HZ_COLD void size_mismatch(void* p, SizeCheck how);
 HZ_NOINLINE void free_span_sized(void* p, size_t size, SizeCheck how);
 
-// The divisibility test: p % size == 0 in its run <=> run_off * magic < magic
-// (run_off = (uint32_t)(p + bias) < 2^32). x86-64: the add, the multiply and
-// the compare take bias and magic from memory, where GCC loads them into
-// registers first and copies the operand (three instructions more).
-HZ_INLINE bool not_a_block_start(const void* p, const PageTag* tag, const uint64_t& magic) {
+// p's bin (at its page tag's slot in the thread's region) and the
+// divisibility test: p starts a block of its run iff run_off * magic < magic
+// (run_off = (uint32_t)(p + bias) < 2^32); *miss when it does not, which is
+// also every block of another owner (its slot reads magic 0). x86-64: one asm
+// block, each tag field and the magic taken from memory: GCC keeps the tag's
+// address in a register of its own and the magic in another, and copies the
+// operand (three instructions more). volatile: it reads the tag, so it must
+// not be hoisted above the range check.
+HZ_INLINE Bin* find_bin(const void* p, uintptr_t off, bool* miss) {
+  const PageTag* tags = g_pagemap.tags;
+  uintptr_t page = off >> kPageShift;
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-  bool ae;
-  uint64_t n = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p));
-  asm("addl %3, %k1\n\timulq %2, %1\n\tcmpq %2, %1" : "=@ccae"(ae), "+r"(n) : "m"(magic), "m"(tag->bias));
-  return ae;
+  Bin* bin;
+  uint64_t n;
+  asm volatile(
+      "movl 4(%[tags],%[page],8), %k[bin]\n\t"
+      "addq %[region], %[bin]\n\t"
+      "movl %k[p], %k[n]\n\t"
+      "addl (%[tags],%[page],8), %k[n]\n\t"
+      "imulq %c[magic](%[bin]), %[n]\n\t"
+      "cmpq %c[magic](%[bin]), %[n]"
+      : [bin] "=&r"(bin), [n] "=&r"(n), "=@ccae"(*miss)
+      : [tags] "r"(tags), [page] "r"(page), [p] "r"(p), [region] "m"(t_bins),
+        [magic] "i"(offsetof(Bin, magic)));
+  static_assert(offsetof(PageTag, bias) == 0 && offsetof(PageTag, slot) == 4, "find_bin's loads");
+  return bin;
 #else
+  const PageTag* tag = &tags[page];
+  Bin* bin = bin_at(t_bins, tag->slot);
   uint64_t run_off = run_offset(p, *tag);
-  return run_off * magic >= magic;
+  *miss = run_off * bin->magic >= bin->magic;
+  return bin;
 #endif
 }
 
@@ -61,10 +80,9 @@ template <SizeCheck kCheck = SizeCheck::kNone>
 HZ_INLINE void dealloc(void* p, size_t size = 0) {
   uintptr_t off = arena_offset(p);
   if (HZ_UNLIKELY(off >= g_pagemap.size)) return free_outside(p, "free");
-  const PageTag* tag = tag_ptr(off);
-  Bin* bin = bin_at(t_bins, tag->slot);
-  // Also every block of another owner (its slot reads magic 0).
-  if (HZ_UNLIKELY(not_a_block_start(p, tag, bin->magic))) {
+  bool miss;
+  Bin* bin = find_bin(p, off, &miss);
+  if (HZ_UNLIKELY(miss)) {
     if constexpr (kCheck != SizeCheck::kNone) return free_span_sized(p, size, kCheck);
     return free_span_or_invalid(p, "free");
   }

@@ -54,14 +54,19 @@ static bool small_block_start(const void* p, PageTag tag) {
 // keep the tag's address in a register of its own (an lea more).
 void free_span_or_invalid(void* p, const char* call) {
   PageTag tag = tag_at(arena_offset(p));
-  if (small_block_start(p, tag)) {
+  if (HZ_LIKELY(tag_is_run(tag))) {
     // Another owner's block, or this thread's first free: the fast path's
     // checks, then the remote path (which sets the thread up first).
-    auto* b = static_cast<FreeBlock*>(p);
-    if (HZ_UNLIKELY(!mark_free(b, kTables.key[tag_class(tag)]))) return report_double_free(p, "free");
-    return free_remote(b);
+    unsigned cls = tag_class(tag);
+    uint64_t magic = kDivMagic[cls];
+    if (HZ_LIKELY(uint64_t{run_offset(p, tag)} * magic < magic)) {
+      auto* b = static_cast<FreeBlock*>(p);
+      if (HZ_UNLIKELY(!mark_free(b, kTables.key[cls]))) return report_double_free(p, "free");
+      return free_remote(b, cls, tag_owner(tag));
+    }
+  } else if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) {
+    return large::free(p);
   }
-  if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) return large::free(p);
   bad_pointer(call, p);
 }
 

@@ -148,7 +148,8 @@ void init_bins(ThreadCache* tc, unsigned shard) {
     tc->bins[c].magic = kDivMagic[c];
     r->tables.by_class[c] = &tc->bins[c];
   }
-  for (unsigned i = 0; i <= kLookupMax / 16; ++i) r->tables.by_size[i] = &tc->bins[kClassLookup[i]];
+  for (unsigned i = 0; i <= kLookupMax / kSizeTableStep; ++i)
+    r->tables.by_size[i] = &tc->bins[kClassLookup[(i * kSizeTableStep + 15) >> 4]];
 }
 
 void init_cache(ThreadCache* tc) {
@@ -191,7 +192,7 @@ HZ_NOINLINE void* alloc_after_teardown(unsigned cls) {
 
 // ---- slow paths called from the fast paths ----
 
-void* alloc_refill_size(size_t index) { return alloc_refill(kClassLookup[index]); }
+void* alloc_refill_size(size_t index) { return alloc_refill(kClassLookup[(index * kSizeTableStep + 15) >> 4]); }
 void* alloc_refill_medium(size_t index) { return alloc_refill(kTables.medium[index]); }
 
 void* alloc_refill(unsigned cls) {
@@ -243,10 +244,8 @@ void flush_bin_of(ThreadCache* tc, Bin* bin) {
 
 void flush_bin(Bin* b) { flush_bin_of(t_cache, b); }
 
-void free_remote(FreeBlock* b) {
+void free_remote(FreeBlock* b, unsigned cls, unsigned owner) {
   ThreadCache* tc = t_cache;
-  PageTag tag = tag_at(arena_offset(b));
-  unsigned cls = tag_class(tag), owner = tag_owner(tag);
   if (HZ_UNLIKELY(!tc->live)) {
     // A thread's first call, or a free after its cache was torn down.
     tc = t_dead ? nullptr : thread_setup();

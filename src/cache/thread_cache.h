@@ -21,15 +21,15 @@ namespace hz {
 struct Bin {
   FreeBlock* head;
   int32_t room;  // max - count; a free that takes it below zero flushes to central
-  uint32_t max;
-  int32_t key;     // the class's part of the free key (kTables.key, check/free_key.h)
-  uint32_t cls;
+  uint16_t max;  // a class's bin_max is at most 4 batches of 64
+  uint16_t cls;
+  uint64_t key;    // the class's free key (kTables.key, check/free_key.h)
   uint64_t magic;  // kDivMagic[cls]; 0 in every bin no block may be pushed to
   uint32_t count() const { return static_cast<uint32_t>(static_cast<int64_t>(max) - room); }
   void add(uint32_t n) { room -= static_cast<int32_t>(n); }
   void set_max(uint32_t m) {
     room += static_cast<int32_t>(m) - static_cast<int32_t>(max);
-    max = m;
+    max = static_cast<uint16_t>(m);
   }
 };
 static_assert(sizeof(Bin) == kBinBytes, "the page tags' slots assume this bin size");
@@ -41,10 +41,11 @@ static_assert(sizeof(Bin) == kBinBytes, "the page tags' slots assume this bin si
 // slow path: the owner compare costs no instruction. Only the header and the
 // thread's own bins are ever written; the rest (kShards x 2 KiB of address
 // space) stays untouched, or reads the kernel's zero page.
-// malloc's tables: (size + 15) / 16 -> the bin, and class -> the bin (medium
-// sizes). Pointers, one load from the TLS table pointer to the bin.
+// malloc's tables: size -> the bin (by size_index()), and class -> the bin
+// (medium sizes). Pointers, one load from the TLS table pointer to the bin.
+HZ_INLINE constexpr size_t size_index(size_t size) { return (size + kSizeTableStep - 1) / kSizeTableStep; }
 struct BinTables {
-  Bin* by_size[kLookupMax / 16 + 1];
+  Bin* by_size[kLookupMax / kSizeTableStep + 1];
   Bin* by_class[kNumClasses];
 };
 
@@ -103,7 +104,7 @@ HZ_NOINLINE void* alloc_refill_medium(size_t index);
 HZ_NOINLINE void flush_bin(Bin* b);
 // b, a block start of a small run and not free (its key now set), is not
 // owned by t_cache's shard, or t_cache is not set up.
-HZ_NOINLINE void free_remote(FreeBlock* b);
+HZ_NOINLINE void free_remote(FreeBlock* b, unsigned cls, unsigned owner);
 
 // Process and thread lifecycle.
 bool ensure_process_init();

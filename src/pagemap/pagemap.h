@@ -30,7 +30,10 @@ static_assert(sizeof(PageTag) == 8, "one 8-byte tag per page");
 
 // The bin region's geometry (cache/thread_cache.h lays BinRegion out to match).
 inline constexpr uint32_t kBinBytes = 32;     // sizeof(Bin)
-inline constexpr uint32_t kBinHeader = 1024;  // the region's unused bin and malloc's tables
+// The region's unused bin and malloc's tables (a bin, one pointer per size
+// index and per class), 64-byte aligned.
+inline constexpr uint32_t kBinHeader =
+    (kBinBytes + 8 * (kLookupMax / kSizeTableStep + 1 + kNumClasses) + 63) / 64 * 64;
 inline constexpr uint32_t kBinStride = 2048;  // one owner's bins
 static_assert(kNumClasses * kBinBytes <= kBinStride, "an owner's bins must fit its stride");
 HZ_INLINE constexpr uint32_t bin_slot(unsigned cls, unsigned owner) {

@@ -106,16 +106,23 @@ struct ClassTables {
   // one scaled load, and a class that is not a small one (0, spans, freed)
   // has magic 0, which fails the divisibility test: one branch covers both.
   uint64_t div_magic[256];
-  // The class's part of the free key (check/free_key.h), sign-extended: top
-  // bit set, distinct per class.
-  int32_t key[256];
+  // The class's free key (check/free_key.h): 64 bits, the top 16 set (never
+  // a canonical user-space pointer, a negative NaN as a double), the rest
+  // mixed from the class: distinct per class, and no integer or double a
+  // program is likely to hold.
+  uint64_t key[256];
   uint8_t lookup[kLookupMax / 16 + 1];  // (size + 15) / 16 -> class
   uint8_t medium[kMaxSmallSize / detail::kMediumStep + 1];  // (size + 255) / 256 -> class, above kLookupMax
 };
 inline constexpr ClassTables kTables = [] {
   ClassTables t{};
   for (unsigned c = 1; c < kNumClasses; ++c) t.div_magic[c] = kClasses[c].div_magic;
-  for (unsigned c = 0; c < 256; ++c) t.key[c] = static_cast<int32_t>(0xA5E0F2D3u ^ (c << 12));
+  for (unsigned c = 0; c < 256; ++c) {
+    uint64_t z = 0xA5E0F2D3C4B59687ull + c * 0x9E3779B97F4A7C15ull;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    t.key[c] = (z ^ (z >> 31)) | 0xFFFF'0000'0000'0000ull;
+  }
   auto lookup = detail::make_lookup();
   for (unsigned i = 0; i < lookup.size(); ++i) t.lookup[i] = lookup[i];
   auto medium = detail::make_medium_lookup();
