@@ -1,5 +1,5 @@
-// The malloc fast path: size -> bin by the thread's region's table, pop the bin. No
-// atomics, no locks; an empty bin is one call to alloc_refill().
+// The malloc fast path: size -> bin by the thread's table (t_sizes), pop the
+// bin. No atomics, no locks; an empty bin is one call to a refill.
 #pragma once
 #include <errno.h>
 

@@ -56,9 +56,10 @@ constinit bool g_chunk_zeroed = true;  // the chunk's pages are fresh (read as z
 constinit uint64_t g_folded[3] = {0, 0, 0};
 constinit std::atomic<unsigned> g_live_threads{0};
 
-// A cache and its bin region are one unit, the region first (page-aligned):
-// only its header and its owner's bins are ever written, so reuse zeroes
-// those, and a dirty chunk has the rest purged rather than written.
+// A cache and its bin region are one unit, the region first (page-aligned).
+// Only the region's tables (rewritten whole by init_bins()) and its owner's
+// bins are ever written: reuse zeroes those bins, and a dirty chunk has the
+// other owners' room purged rather than written.
 constexpr size_t kRegionBytes = (sizeof(BinRegion) + 63) & ~size_t{63};
 constexpr size_t kUnit = (kRegionBytes + sizeof(ThreadCache) + kPageSize - 1) & ~(kPageSize - 1);
 

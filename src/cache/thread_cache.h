@@ -34,13 +34,6 @@ struct Bin {
 };
 static_assert(sizeof(Bin) == kBinBytes, "the page tags' slots assume this bin size");
 
-// What free() reaches through t_bins: a thread's bins at by_owner[its shard],
-// room for every other owner's, never written (zero: magic 0), and malloc's
-// tables (reached through t_sizes). A free of another owner's block reads the
-// magic at its own owner's slot, 0, and fails the divisibility test into the
-// slow path: the owner compare costs no instruction. Only the header and the
-// thread's own bins are ever written; the rest (kShards x 2 KiB of address
-// space) stays untouched, or reads the kernel's zero page.
 // malloc's tables: size -> the bin (by size_index()), and class -> the bin
 // (medium sizes). Pointers, one load from the TLS table pointer to the bin.
 HZ_INLINE constexpr size_t size_index(size_t size) { return (size + kSizeTableStep - 1) / kSizeTableStep; }
@@ -49,6 +42,13 @@ struct BinTables {
   Bin* by_class[kNumClasses];
 };
 
+// What free() reaches through t_bins: a thread's bins at by_owner[its shard],
+// room for every other owner's, never written (zero: magic 0), and malloc's
+// tables (reached through t_sizes). A free of another owner's block reads the
+// magic at its own owner's slot, 0, and fails the divisibility test into the
+// slow path: the owner compare costs no instruction. Only the header and the
+// thread's own bins are ever written; the rest (kShards x 2 KiB of address
+// space) stays untouched, or reads the kernel's zero page.
 struct alignas(64) BinRegion {
   Bin none;  // slot 0: pages with no small run. Zero: magic 0, no head
   BinTables tables;
@@ -80,9 +80,10 @@ struct ThreadCache {
 HZ_INLINE Bin* bin_at(char* region, uint32_t offset) { return reinterpret_cast<Bin*>(region + offset); }
 HZ_INLINE unsigned class_of_bin(const ThreadCache* tc, const Bin* b) { return static_cast<unsigned>(b - tc->bins); }
 
-// Every thread starts on the empty cache: its bins are empty and its shard
-// matches no block, so the first malloc or free lands in a slow path that
-// sets the thread up, with no "initialised?" test on the fast path.
+// Every thread starts on the empty cache, whose fast-path view (below) has
+// every size map to a bin with no block and every slot read magic 0, so the
+// first malloc or free lands in a slow path that sets the thread up, with no
+// "initialised?" test on the fast path.
 extern ThreadCache g_empty_cache;
 extern HZ_TLS ThreadCache* t_cache;
 // The region free() uses: t_cache->region of a set-up thread, else the empty
@@ -95,7 +96,7 @@ extern HZ_TLS char* t_bins;
 extern HZ_TLS BinTables* t_sizes;
 
 // Slow paths.
-// The bin of cls (of size index (size + 15) / 16, of medium index
+// The bin of cls (of size index size_index(size), of medium index
 // (size + 255) / 256) was empty, or this thread not set up.
 HZ_NOINLINE void* alloc_refill(unsigned cls);
 HZ_NOINLINE void* alloc_refill_size(size_t index);
