@@ -22,7 +22,7 @@
 
 namespace hz {
 
-struct PageTag {
+struct alignas(8) PageTag {
   uint32_t bias;
   uint32_t slot;
 };
