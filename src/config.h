@@ -171,6 +171,21 @@ inline constexpr bool kAllowCollisions = HZ_ALLOW_COLLISIONS != 0;
 #define HZ_FREE_KEY 1
 #endif
 inline constexpr bool kFreeKey = HZ_FREE_KEY != 0;
+// ... with the block's address xor'd into the key (issue 11's first form): a
+// word copied out of a free block into another is then not that one's key.
+// Off (issue 13): the class's 64-bit key alone, an instruction less on each
+// fast path; the checks it makes are the same.
+#ifndef HZ_KEY_ADDRESS
+#define HZ_KEY_ADDRESS 0
+#endif
+inline constexpr bool kKeyAddress = HZ_KEY_ADDRESS != 0;
+// malloc's size -> bin table indexed by the size itself (issue 13): 1025
+// pointers (8 KiB) per thread, no add and shift on the fast path. Off: by
+// (size + 15) / 16, 65 pointers.
+#ifndef HZ_SIZE_TABLE_BYTES
+#define HZ_SIZE_TABLE_BYTES 1
+#endif
+inline constexpr size_t kSizeTableStep = HZ_SIZE_TABLE_BYTES ? 1 : 16;
 // Hardened build (-DHAKOZUNA_HARDENED=ON, check/hardened.h): a per-process
 // secret in the free key, a canary after every block, freed blocks zeroed and
 // checked on reuse, a quarantine that delays and randomises reuse, shuffled

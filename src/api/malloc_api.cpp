@@ -31,12 +31,42 @@ void* alloc_big(size_t size, bool zero) {
   return large::alloc(size, kPageSize, zero);
 }
 
+void* alloc_medium(size_t size) {
+  if (HZ_LIKELY(size <= kMaxSmallSize)) {
+    size_t index = (size + detail::kMediumStep - 1) / detail::kMediumStep;
+    // The refill takes the index, which stays in its register.
+    return alloc_bin(t_sizes->by_class[kTables.medium[index]], [index] { return alloc_refill_medium(index); });
+  }
+  return alloc_big(size, false);
+}
+
 void free_outside(void* p, const char* call) {
   if (p != nullptr) invalid_pointer(call, p);
 }
 
-void free_span_or_invalid(void* p, uint32_t tag, const char* call) {
-  if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) return large::free(p);
+// True if p starts a block of the small run its page tag describes.
+static bool small_block_start(const void* p, PageTag tag) {
+  uint64_t magic = kDivMagic[tag_class(tag)];
+  return tag_is_run(tag) && uint64_t{run_offset(p, tag)} * magic < magic;
+}
+
+// The slow paths read the tag again: passing it would make the fast path
+// keep the tag's address in a register of its own (an lea more).
+void free_span_or_invalid(void* p, const char* call) {
+  PageTag tag = tag_at(arena_offset(p));
+  if (HZ_LIKELY(tag_is_run(tag))) {
+    // Another owner's block, or this thread's first free: the fast path's
+    // checks, then the remote path (which sets the thread up first).
+    unsigned cls = tag_class(tag);
+    uint64_t magic = kDivMagic[cls];
+    if (HZ_LIKELY(uint64_t{run_offset(p, tag)} * magic < magic)) {
+      auto* b = static_cast<FreeBlock*>(p);
+      if (HZ_UNLIKELY(!mark_free(b, kTables.key[cls]))) return report_double_free(p, "free");
+      return free_remote(b, cls, tag_owner(tag));
+    }
+  } else if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) {
+    return large::free(p);
+  }
   bad_pointer(call, p);
 }
 
@@ -46,19 +76,21 @@ void size_mismatch(void* p, SizeCheck how) {
   misuse(how == SizeCheck::kExact ? "operator delete" : "free_sized", "size does not match the block", p);
 }
 
-void free_span_sized(void* p, uint32_t tag, size_t size, SizeCheck how) {
+void free_span_sized(void* p, size_t size, SizeCheck how) {
+  PageTag tag = tag_at(arena_offset(p));
+  if (small_block_start(p, tag) && !size_fits_class(tag_class(tag), size, how)) size_mismatch(p, how);
   if (tag_class(tag) == kLargeClass && (arena_offset(p) & (kPageSize - 1)) == 0) {
     size_t pages = (size + kPageSize - 1) >> kPageShift, have = large::usable_size(p) >> kPageShift;
     if (how == SizeCheck::kExact ? pages != have : pages > have) size_mismatch(p, how);
   }
-  free_span_or_invalid(p, tag, how == SizeCheck::kExact ? "operator delete" : "free_sized");
+  free_span_or_invalid(p, how == SizeCheck::kExact ? "operator delete" : "free_sized");
 }
 void* report_bad_free_list(void* b) { heap_corruption(kNotAFreeBlock, b); }
 
 void bad_pointer(const char* call, const void* p) {
   uintptr_t off = arena_offset(p);
   if (off < g_pagemap.size) {
-    uint32_t tag = tag_at(off);
+    PageTag tag = tag_at(off);
     if (tag_class(tag) == kFreedClass) double_free(call, p);
     if (tag_class(tag) != 0 && tag_class(tag) < kNumClasses && is_free_block(p, tag_class(tag))) double_free(call, p);
   }
@@ -69,10 +101,10 @@ void bad_pointer(const char* call, const void* p) {
 size_t block_size(const void* p) {
   uintptr_t off = arena_offset(p);
   if (off >= g_pagemap.size) return 0;
-  uint32_t tag = tag_at(off);
+  PageTag tag = tag_at(off);
   unsigned cls = tag_class(tag);
   if (cls == kLargeClass) return (off & (kPageSize - 1)) == 0 ? large::usable_size(p) : 0;
-  uint64_t run_off = (uint64_t{tag_page_in_run(tag)} << kPageShift) | (off & (kPageSize - 1));
+  uint64_t run_off = run_offset(p, tag);
   uint64_t magic = kDivMagic[cls];  // 0 for anything but a small class: fails
   return run_off * magic < magic ? kClasses[cls].size : 0;
 }

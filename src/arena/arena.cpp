@@ -58,7 +58,7 @@ struct Reservation {
 constinit Reservation g_res;
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
-size_t tags_bytes(size_t pages) { return round_up(pages * sizeof(uint32_t), kGrain); }
+size_t tags_bytes(size_t pages) { return round_up(pages * sizeof(PageTag), kGrain); }
 size_t meta_bytes(size_t pages) { return round_up(pages * sizeof(RunMeta), kGrain); }
 // Most pages (whole grow chunks) whose data and side arrays fit in bytes.
 size_t pages_for(size_t bytes) {
@@ -105,7 +105,7 @@ struct Hints {
 };
 Hints pick_hints(size_t max_pages) {
   size_t data_span = round_up(max_pages << kPageShift, kGiB) + kGiB;  // a gap between regions
-  size_t tags_span = round_up(max_pages * sizeof(uint32_t), kGiB) + kGiB;
+  size_t tags_span = round_up(max_pages * sizeof(PageTag), kGiB) + kGiB;
   size_t total = data_span + tags_span + round_up(max_pages * sizeof(RunMeta), kGiB);
   if (total >= kArenaHintHigh - kArenaHintLow) return {};
   uintptr_t base = kArenaHintLow + (os::random_u64() % ((kArenaHintHigh - kArenaHintLow - total) / kAlign)) * kAlign;
@@ -454,7 +454,7 @@ bool init() {
     // Transparent huge pages: fewer TLB misses, but purging a partly used
     // 2 MiB page splits it, and RSS grows in 2 MiB steps. Off by default.
     if (opt.hugepages) os::advise_hugepages(data, size);
-    g_pagemap.tags = static_cast<uint32_t*>(tags);
+    g_pagemap.tags = static_cast<PageTag*>(tags);
     g_pagemap.base = reinterpret_cast<uintptr_t>(data);
     __atomic_store_n(&g_pagemap.size, size, __ATOMIC_RELEASE);
     if (opt.verbose) say("reserved ", size, g_heap.limit << kPageShift);

@@ -34,13 +34,13 @@ constinit SpinLock g_decay_lock;
 
 RunMeta* run_of(const FreeBlock* b) {
   size_t page = arena::page_of(b);
-  return arena::meta_of(page - tag_page_in_run(g_pagemap.tags[page]));
+  return arena::meta_of(run_first_page(page));
 }
 
 void release_run(RunMeta* r) {
   HZ_CHECK(run_remote::idle(r), "a run given back to the page heap is on a run queue");
   size_t first = arena::page_of(r);
-  for (size_t i = 0; i < r->npages; ++i) g_pagemap.tags[first + i] = make_tag(kFreedClass, 0, 0);
+  for (size_t i = 0; i < r->npages; ++i) g_pagemap.tags[first + i] = make_tag(kFreedClass);
   r->cls = 0;
   arena::free_span(r);
 }

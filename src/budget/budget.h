@@ -50,7 +50,7 @@ void note_remote_frees();
 // Starts the background purger if the process has several threads. It
 // allocates (pthread_create): call only where the calling thread's cache is
 // consistent (the end of a free, never inside a refill). One load once it runs.
-extern std::atomic<bool> g_purger_started;
+extern std::atomic<bool> g_purger_started HZ_HIDDEN;
 void start_background();
 inline void ensure_background() {
   if (!g_purger_started.load(std::memory_order_relaxed)) start_background();

@@ -292,7 +292,7 @@ void* pop_or_refill(ThreadCache* tc, unsigned cls) {
   }
   b.head = blk->next();
   b.room++;
-  if (HZ_UNLIKELY(!take_in_use(blk, cls))) heap_corruption(kNotAFreeBlock, blk);
+  if (HZ_UNLIKELY(!take_in_use(blk, kTables.key[cls]))) heap_corruption(kNotAFreeBlock, blk);
   return blk;
 }
 

@@ -23,16 +23,25 @@
 
 namespace hz {
 
-namespace {
-constexpr ThreadCache make_empty_cache() {
+// Constant-initialised: malloc can run before any constructor.
+constinit ThreadCache g_empty_cache = [] {
   ThreadCache tc{};
   tc.shard = kNoShard;
   return tc;
-}
-}  // namespace
-// Constant-initialised: malloc can run before any constructor.
-constinit ThreadCache g_empty_cache = make_empty_cache();
+}();
+// All zero (.bss): every size maps to its unused bin (no head) and every slot
+// reads magic 0.
+constinit BinRegion g_empty_region{};
+constinit BinTables g_empty_tables = [] {
+  BinTables t{};
+  for (Bin*& b : t.by_size) b = &g_empty_region.none;
+  for (Bin*& b : t.by_class) b = &g_empty_region.none;
+  return t;
+}();
+
 HZ_TLS ThreadCache* t_cache = &g_empty_cache;
+HZ_TLS char* t_bins = reinterpret_cast<char*>(&g_empty_region);
+HZ_TLS BinTables* t_sizes = &g_empty_tables;
 static HZ_TLS uint8_t t_dead;
 
 namespace {
@@ -48,11 +57,39 @@ constinit bool g_chunk_zeroed = true;  // the chunk's pages are fresh (read as z
 constinit uint64_t g_folded[3] = {0, 0, 0};
 constinit std::atomic<unsigned> g_live_threads{0};
 
+// A cache and its bin region are one unit, the region first (page-aligned).
+// Only the region's tables (rewritten whole by init_bins()) and its owner's
+// bins are ever written: reuse zeroes those bins, and a dirty chunk has the
+// other owners' room purged rather than written.
+constexpr size_t kRegionBytes = (sizeof(BinRegion) + 63) & ~size_t{63};
+constexpr size_t kUnit = (kRegionBytes + sizeof(ThreadCache) + kPageSize - 1) & ~(kPageSize - 1);
+
+void zero_cache(ThreadCache* tc, BinRegion* r, bool whole_region) {
+  memset(static_cast<void*>(tc), 0, sizeof *tc);
+  tc->region = r;
+  // The tables are written whole by init_bins(); none must read zero.
+  memset(static_cast<void*>(&r->none), 0, sizeof r->none);
+  if (!whole_region) return;
+  char* bytes = reinterpret_cast<char*>(r->by_owner);
+  constexpr size_t kBytes = sizeof r->by_owner;
+  // Page-aligned inside: the region starts a page (kUnit is a page multiple).
+  constexpr size_t kFrom = (kBinHeader + kPageSize - 1) / kPageSize * kPageSize - kBinHeader;
+  constexpr size_t kTo = (kBinHeader + kBytes) / kPageSize * kPageSize - kBinHeader;
+  if constexpr (kTo > kFrom) {
+    memset(bytes, 0, kFrom);
+    os::purge(bytes + kFrom, kTo - kFrom);
+    memset(bytes + kTo, 0, kBytes - kTo);
+  } else {
+    memset(bytes, 0, kBytes);
+  }
+}
+
 // A pooled cache was emptied by its teardown (thread_flush_all): its remote
 // stash and spill hold no blocks. Only the rest is cleared; the two big
 // arrays (20 of its 21 KiB) keep stale pointers and keys, which nothing reads
 // while their counts are zero (a stale group key is replaced at first use).
 void recycle(ThreadCache* tc) {
+  BinRegion* r = tc->region;
   if constexpr (kDebugChecks) {
     for (const RemoteGroup& g : tc->remote.groups) HZ_CHECK(g.count == 0 && !g.head, "a pooled cache holds remote frees");
     for (uint16_t n : tc->spill.n) HZ_CHECK(n == 0, "a pooled cache holds spilled blocks");
@@ -63,6 +100,8 @@ void recycle(ThreadCache* tc) {
   zero(0, kRemote);
   zero(kRemote + offsetof(RemoteStash, pending), kSpill);
   zero(offsetof(ThreadCache, flush_epoch), sizeof *tc);
+  tc->region = r;
+  memset(static_cast<void*>(&r->none), 0, sizeof r->none);  // as zero_cache()
 }
 
 ThreadCache* tc_alloc() {
@@ -70,15 +109,16 @@ ThreadCache* tc_alloc() {
   ThreadCache* tc = g_pool;
   if (tc) {
     g_pool = tc->next_live;
+    BinRegion* r = tc->region;
+    if (tc->shard < kShards) memset(static_cast<void*>(r->by_owner[tc->shard]), 0, sizeof r->by_owner[0]);
     if constexpr (kTcRecycle) recycle(tc);
-    else memset(static_cast<void*>(tc), 0, sizeof *tc);  // fresh chunks are zero already: left untouched
+    else zero_cache(tc, r, false);  // fresh chunks are zero already: left untouched
   } else {
-    constexpr size_t kSize = (sizeof(ThreadCache) + 63) & ~size_t{63};
-    if (g_chunk_left < kSize) {
+    if (g_chunk_left < kUnit) {
       // Pages of the arena itself (their tags stay 0: free() refuses them):
       // under a tight RLIMIT_AS a mapping of its own may be refused while
       // the arena holds free address space.
-      constexpr size_t kChunk = size_t{1} << 20;
+      constexpr size_t kChunk = kUnit > (size_t{1} << 19) ? kUnit : size_t{1} << 20;
       bool zeroed = false;
       if (RunMeta* m = arena::alloc_span(kChunk >> kPageShift, 1, &zeroed)) {
         g_chunk = static_cast<char*>(arena::page_addr(arena::page_of(m)));
@@ -90,10 +130,12 @@ ThreadCache* tc_alloc() {
       if (!g_chunk) return nullptr;
       g_chunk_left = kChunk;
     }
-    tc = reinterpret_cast<ThreadCache*>(g_chunk);
-    if (!g_chunk_zeroed) memset(static_cast<void*>(tc), 0, sizeof *tc);
-    g_chunk += kSize;
-    g_chunk_left -= kSize;
+    auto* r = reinterpret_cast<BinRegion*>(g_chunk);
+    tc = reinterpret_cast<ThreadCache*>(g_chunk + kRegionBytes);
+    if (!g_chunk_zeroed) zero_cache(tc, r, true);
+    tc->region = r;
+    g_chunk += kUnit;
+    g_chunk_left -= kUnit;
   }
   tc->next_live = g_live;
   if (g_live) g_live->prev_live = tc;
@@ -122,7 +164,26 @@ void key_destructor(void* p) {
   if (p) thread_teardown(static_cast<ThreadCache*>(p));
 }
 
+// The thread's bins at its shard's place in its region, and the region's
+// tables pointing at them.
+void init_bins(ThreadCache* tc, unsigned shard) {
+  BinRegion* r = tc->region;
+  tc->shard = shard;
+  tc->bins = r->by_owner[shard];
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    tc->bins[c].key = kTables.key[c];
+    tc->bins[c].cls = c;
+    tc->bins[c].magic = kDivMagic[c];
+    r->tables.by_class[c] = &tc->bins[c];
+  }
+  // Each class's run of size indices in turn (a plain fill, where a lookup
+  // per index cost 10 instructions each: 10 000 per thread set-up).
+  for (unsigned c = 1, i = 0; i <= kLookupMax / kSizeTableStep; ++c)
+    for (; i <= kLookupMax / kSizeTableStep && i * kSizeTableStep <= kClasses[c].size; ++i) r->tables.by_size[i] = &tc->bins[c];
+}
+
 void init_cache(ThreadCache* tc) {
+  init_bins(tc, shard::acquire());
   tc->real = tc;
   // Slow start: a new thread's bins begin small and double at each refill or
   // overflow, so a short-lived thread (or process) touches a few blocks per
@@ -130,7 +191,6 @@ void init_cache(ThreadCache* tc) {
   for (unsigned c = 1; c < kNumClasses; ++c)
     tc->bins[c].set_max(kClasses[c].bin_max < kSlowStartMax ? kClasses[c].bin_max : kSlowStartMax);
   if constexpr (!kTcRecycle) remote_stash_init(tc->remote);  // recycle() checks its own
-  tc->shard = shard::acquire();
   tc->live = 1;
   tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
 }
@@ -162,6 +222,9 @@ HZ_NOINLINE void* alloc_after_teardown(unsigned cls) {
 
 // ---- slow paths called from the fast paths ----
 
+void* alloc_refill_size(size_t index) { return alloc_refill(kClassLookup[(index * kSizeTableStep + 15) >> 4]); }
+void* alloc_refill_medium(size_t index) { return alloc_refill(kTables.medium[index]); }
+
 void* alloc_refill(unsigned cls) {
   ThreadCache* tc = t_cache;
   if (HZ_UNLIKELY(!tc->live)) {
@@ -176,8 +239,10 @@ void* alloc_refill(unsigned cls) {
   return pop_or_refill(tc, cls);
 }
 
-void flush_bin(ThreadCache* tc, unsigned cls) {
-  Bin& b = tc->bins[cls];
+namespace {
+void flush_bin_of(ThreadCache* tc, Bin* bin) {
+  unsigned cls = class_of_bin(tc, bin);
+  Bin& b = *bin;
   // A count past 2^31 is one that wrapped below zero: more blocks were popped
   // than the bin held (a cycle made by a double free).
   if (HZ_UNLIKELY(b.room > static_cast<int32_t>(b.max))) heap_corruption("a free list outlived its count: double free?", b.head);
@@ -205,7 +270,28 @@ void flush_bin(ThreadCache* tc, unsigned cls) {
   budget::note_idle_memory();
 }
 
-void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
+}  // namespace
+
+void flush_bin(Bin* b) { flush_bin_of(t_cache, b); }
+
+namespace {
+HZ_NOINLINE void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner);
+}  // namespace
+
+void free_remote(FreeBlock* b, unsigned cls, unsigned owner) {
+  ThreadCache* tc = t_cache;
+  // The common case as a tail call, with no stack frame: a set-up thread,
+  // not counting, the purger running (the order below matters only until it
+  // runs).
+  if (HZ_LIKELY(!kRemoteLite && tc->live && !tc->counting && owner != tc->shard &&
+                budget::g_purger_started.load(std::memory_order_relaxed)))
+    return remote_stash_add(tc->remote, b, cls, owner);
+  free_remote_other(b, cls, owner);
+}
+
+namespace {
+void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner) {
+  ThreadCache* tc = t_cache;
   if (HZ_UNLIKELY(!tc->live)) {
     // A thread's first call, or a free after its cache was torn down.
     tc = t_dead ? nullptr : thread_setup();
@@ -221,7 +307,7 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
     Bin& bin = real->bins[cls];
     b->set_next(bin.head);
     bin.head = b;
-    if (--bin.room < 0) flush_bin(real, cls);
+    if (--bin.room < 0) flush_bin_of(real, &bin);
     return;
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
@@ -231,6 +317,7 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
   // after the free, the cache is consistent for pthread_create's allocation.
   budget::ensure_background();
 }
+}  // namespace
 
 // ---- lifecycle ----
 
@@ -321,6 +408,8 @@ ThreadCache* thread_setup() {
   __atomic_store_n(&front->tid, static_cast<int>(gettid()), __ATOMIC_RELAXED);
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;
+  t_bins = reinterpret_cast<char*>(front->counting ? &g_empty_region : tc->region);
+  t_sizes = front->counting ? &g_empty_tables : &tc->region->tables;
   t_dead = 0;
   maybe_sweep();
   stats::add(stats::kThreadInit, 1);
@@ -393,6 +482,8 @@ void thread_teardown(ThreadCache* front) {
   if constexpr (kHardened) hardened::flush_quarantine();
   if (HZ_UNLIKELY(front->counting)) stats::front_exit();
   t_cache = &g_empty_cache;
+  t_bins = reinterpret_cast<char*>(&g_empty_region);
+  t_sizes = &g_empty_tables;
   t_dead = 1;
   __atomic_store_n(&front->tid, 0, __ATOMIC_RELAXED);  // read by sweeps under the pool lock
   release_cache(front);

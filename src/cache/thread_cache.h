@@ -2,6 +2,7 @@
 // fast paths (api/alloc_path.h, api/free_path.h) touch only this; every
 // rare case is one out-of-line call into thread_cache.cpp.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "arena/arena.h"
@@ -12,26 +13,57 @@
 namespace hz {
 
 // room counts down as blocks come in: the free path's limit check is one
-// decrement and a sign test. count() = max - room.
+// decrement and a sign test. count() = max - room. key, cls and magic are
+// copies of the class's constants, here so that free() finds everything it
+// reads at the slot its page tag gives, in the line it pushes to: no table
+// address to form (the bin's address is the slot added to the TLS region
+// pointer).
 struct Bin {
   FreeBlock* head;
   int32_t room;  // max - count; a free that takes it below zero flushes to central
-  uint32_t max;
+  uint16_t max;  // a class's bin_max is at most 4 batches of 64
+  uint16_t cls;
+  uint64_t key;    // the class's free key (kTables.key, check/free_key.h)
+  uint64_t magic;  // kDivMagic[cls]; 0 in every bin no block may be pushed to
   uint32_t count() const { return static_cast<uint32_t>(static_cast<int64_t>(max) - room); }
   void add(uint32_t n) { room -= static_cast<int32_t>(n); }
   void set_max(uint32_t m) {
     room += static_cast<int32_t>(m) - static_cast<int32_t>(max);
-    max = m;
+    max = static_cast<uint16_t>(m);
   }
 };
+static_assert(sizeof(Bin) == kBinBytes, "the page tags' slots assume this bin size");
+
+// malloc's tables: size -> the bin (by size_index()), and class -> the bin
+// (medium sizes). Pointers, one load from the TLS table pointer to the bin.
+HZ_INLINE constexpr size_t size_index(size_t size) { return (size + kSizeTableStep - 1) / kSizeTableStep; }
+struct BinTables {
+  Bin* by_size[kLookupMax / kSizeTableStep + 1];
+  Bin* by_class[kNumClasses];
+};
+
+// What free() reaches through t_bins: a thread's bins at by_owner[its shard],
+// room for every other owner's, never written (zero: magic 0), and malloc's
+// tables (reached through t_sizes). A free of another owner's block reads the
+// magic at its own owner's slot, 0, and fails the divisibility test into the
+// slow path: the owner compare costs no instruction. Only the header and the
+// thread's own bins are ever written; the rest (kShards x 2 KiB of address
+// space) stays untouched, or reads the kernel's zero page.
+struct alignas(64) BinRegion {
+  Bin none;  // slot 0: pages with no small run. Zero: magic 0, no head
+  BinTables tables;
+  alignas(64) Bin by_owner[kShards][kBinStride / kBinBytes];
+};
+static_assert(offsetof(BinRegion, by_owner) == kBinHeader, "the page tags' slots assume this header size");
 
 struct ThreadCache {
-  Bin bins[kNumClasses];
+  BinRegion* region;  // set by tc_alloc(), kept across reuse; nullptr in the empty cache
+  Bin* bins;          // region->by_owner[shard]; nullptr in the empty cache and fronts
   unsigned shard;    // owner id of blocks this thread carves; kNoShard when empty
   uint8_t live;      // 0 for the shared empty cache of threads not yet set up
-  uint8_t counting;  // a counting front: its bins stay empty and its shard is
-                     // kNoShard, so every malloc and free lands in a slow
-                     // path, which counts it and works on *real
+  uint8_t counting;  // a counting front: the fast paths see the empty region,
+                     // so every malloc and free lands in a slow path, which
+                     // counts it and works on *real
   ThreadCache* real; // the cache that holds this thread's blocks (self, or
                      // behind a counting front)
   RemoteStash remote;
@@ -45,16 +77,35 @@ struct ThreadCache {
   ThreadCache* prev_live;
 };
 
-// Every thread starts on the empty cache: its bins are empty and its shard
-// matches no block, so the first malloc or free lands in a slow path that
-// sets the thread up, with no "initialised?" test on the fast path.
+HZ_INLINE Bin* bin_at(char* region, uint32_t offset) { return reinterpret_cast<Bin*>(region + offset); }
+HZ_INLINE unsigned class_of_bin(const ThreadCache* tc, const Bin* b) { return static_cast<unsigned>(b - tc->bins); }
+
+// Every thread starts on the empty cache, whose fast-path view (below) has
+// every size map to a bin with no block and every slot read magic 0, so the
+// first malloc or free lands in a slow path that sets the thread up, with no
+// "initialised?" test on the fast path.
 extern ThreadCache g_empty_cache;
 extern HZ_TLS ThreadCache* t_cache;
+// The region free() uses: t_cache->region of a set-up thread, else the empty
+// region (all zero: every free takes the slow path). And malloc's tables:
+// the region's, else the empty tables (every size maps to the empty region's
+// unused bin: every malloc takes the slow path).
+extern BinRegion g_empty_region;
+extern BinTables g_empty_tables;
+extern HZ_TLS char* t_bins;
+extern HZ_TLS BinTables* t_sizes;
 
 // Slow paths.
+// The bin of cls (of size index size_index(size), of medium index
+// (size + 255) / 256) was empty, or this thread not set up.
 HZ_NOINLINE void* alloc_refill(unsigned cls);
-HZ_NOINLINE void flush_bin(ThreadCache* tc, unsigned cls);
-HZ_NOINLINE void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner);
+HZ_NOINLINE void* alloc_refill_size(size_t index);
+HZ_NOINLINE void* alloc_refill_medium(size_t index);
+// b is t_cache's bin, over its limit.
+HZ_NOINLINE void flush_bin(Bin* b);
+// b, a block start of a small run and not free (its key now set), is not
+// owned by t_cache's shard, or t_cache is not set up.
+HZ_NOINLINE void free_remote(FreeBlock* b, unsigned cls, unsigned owner);
 
 // Process and thread lifecycle.
 bool ensure_process_init();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "cache/thread_cache.h"
 #include "check/free_key.h"
 #include "check/hardened.h"
 #include "stats/stats.h"
@@ -38,12 +39,13 @@ RunMeta* new_run(unsigned shard, unsigned cls) {
   if (!m) return nullptr;
   size_t page = arena::page_of(m);
   if (guard) {
-    g_pagemap.tags[page + ci.run_pages] = make_tag(0, 0, 0);
+    g_pagemap.tags[page + ci.run_pages] = make_tag(0);
     hardened::guard(arena::page_addr(page + ci.run_pages), kPageSize);
   }
   // Hardened: blocks are zero until handed out (checked then).
   if (kHardened && !zeroed) memset(arena::page_addr(page), 0, size_t{ci.run_pages} << kPageShift);
-  for (unsigned i = 0; i < ci.run_pages; ++i) g_pagemap.tags[page + i] = make_tag(cls, shard, i);
+  PageTag tag = make_run_tag(cls, shard, reinterpret_cast<uintptr_t>(arena::page_addr(page)));
+  for (unsigned i = 0; i < ci.run_pages; ++i) g_pagemap.tags[page + i] = tag;
   m->cls = static_cast<uint8_t>(cls);
   m->owner = static_cast<uint8_t>(shard);
   m->carved = 0;

@@ -15,20 +15,26 @@ namespace hardened {
 extern uint64_t g_secret;  // random, top 16 bits set (check/hardened.cpp)
 }
 
-// The block's own address with its high half flipped and a few low bits
-// flipped by its class: never a canonical user-space pointer and an unlikely
-// integer or double (a negative NaN), so live data does not carry it by
-// chance. The class part makes a free block of another class fail
-// take_in_use(): a forged link into another class's free list is caught too.
-// It costs what a constant did: the class's term is one load from the table
-// the path already indexes (size_class.h, ClassTables), xor'd with the
-// address. The hardened build flips it with a per-process secret as well: a
-// forged link must then guess the secret.
-HZ_INLINE uint64_t free_key(const FreeBlock* b, size_t cls) {
-  uint64_t k = static_cast<uint64_t>(static_cast<int64_t>(kTables.key[cls]));
-  if constexpr (kHardened) k = hardened::g_secret ^ (k & 0x7FFFFFFFu);  // keeps the secret's top bits
-  return reinterpret_cast<uintptr_t>(b) ^ k;
+// The class's key (kTables.key, copied into every Bin so the fast paths read
+// it from the bin they use): 64 bits with the top 16 set, never a canonical
+// user-space pointer and an unlikely integer or double (a negative NaN), so
+// live data does not carry it by chance. Distinct per class: a free block of
+// another class fails take_in_use(), so a forged link into another class's
+// free list is caught too. With HZ_KEY_ADDRESS the block's address is xor'd
+// in as well (an instruction more on each path): a word copied from a free
+// block into another block is then not that block's key. The hardened build
+// always mixes the address and a per-process secret in: a forged link must
+// then guess the secret.
+HZ_INLINE uint64_t free_key_of(const FreeBlock* b, uint64_t class_key) {
+  if constexpr (kHardened) {
+    uint64_t k = hardened::g_secret ^ (class_key & 0x7FFFFFFFu);  // keeps the secret's top bits
+    return reinterpret_cast<uintptr_t>(b) ^ k;
+  }
+  if constexpr (kKeyAddress) return reinterpret_cast<uintptr_t>(b) ^ class_key;
+  (void)b;
+  return class_key;
 }
+HZ_INLINE uint64_t free_key(const FreeBlock* b, size_t cls) { return free_key_of(b, kTables.key[cls]); }
 
 // The box's reports (api/malloc_api.cpp), each aborting; the fast paths reach
 // them by a jump (HZ_COLD_TAIL): a double free, and a free list whose block
@@ -39,13 +45,20 @@ HZ_COLD_TAIL void* report_bad_free_list(void* b);
 // A block going onto a free list: false, and no change, if it is on one
 // already (a double free; the caller reports it by a tail call, so the fast
 // path needs no stack frame).
-HZ_INLINE bool mark_free(FreeBlock* b, unsigned cls) {
+// class_key: the class's kTables.key (a Bin's key).
+HZ_INLINE bool mark_free(FreeBlock* b, uint64_t class_key) {
   if constexpr (kFreeKey) {
-    uint64_t k = free_key(b, cls);
+    uint64_t k = free_key_of(b, class_key);
     if (HZ_UNLIKELY(b->key == k)) return false;
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+    // An opaque store: GCC's -O3 would pair it with the push's link store
+    // into one SSE store built from two registers (three instructions more).
+    asm("movq %1, %0" : "=m"(b->key) : "r"(k));
+#else
     b->key = k;
+#endif
   }
-  (void)b, (void)cls;
+  (void)b, (void)class_key;
   return true;
 }
 
@@ -53,20 +66,20 @@ HZ_INLINE bool mark_free(FreeBlock* b, unsigned cls) {
 // list that held it was written after free: its link led elsewhere). The
 // check is the clear itself, an xor that must leave zero: it fails too for a
 // free block of another class.
-HZ_INLINE bool take_in_use(FreeBlock* b, size_t cls) {
+HZ_INLINE bool take_in_use(FreeBlock* b, uint64_t class_key) {
   if constexpr (kFreeKey) {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
     // One xor into memory whose flags give the answer (GCC splits the C form
     // below into load, xor, store and compare).
     bool had_other;
-    asm("xorq %2, %0" : "+m"(b->key), "=@ccnz"(had_other) : "r"(free_key(b, cls)));
+    asm("xorq %2, %0" : "+m"(b->key), "=@ccnz"(had_other) : "r"(free_key_of(b, class_key)));
     return !had_other;
 #else
-    b->key ^= free_key(b, cls);
+    b->key ^= free_key_of(b, class_key);
     return b->key == 0;
 #endif
   }
-  (void)b, (void)cls;
+  (void)b, (void)class_key;
   return true;
 }
 

@@ -111,7 +111,7 @@ constinit SpanQuarantine g_spans{};
 
 void release_span(void* p) {
   size_t page = arena::page_of(p);
-  g_pagemap.tags[page] = make_tag(kLargeClass, 0, 0);
+  g_pagemap.tags[page] = make_tag(kLargeClass);
   large::free(p);
 }
 
@@ -119,7 +119,7 @@ void quarantine_span(void* p, size_t block) {
   if (block > kSpanMaxBytes / 4) return dealloc(p);
   size_t page = arena::page_of(p);
   close_span(p, block);
-  g_pagemap.tags[page] = make_tag(kFreedClass, 0, 0);
+  g_pagemap.tags[page] = make_tag(kFreedClass);
   void* victim = nullptr;
   {
     LockGuard g(g_spans.lock);

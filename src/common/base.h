@@ -19,6 +19,10 @@
 #define HZ_COLD_TAIL __attribute__((noipa, cold))
 #endif
 #define HZ_EXPORT extern "C" __attribute__((visibility("default")))
+// On a declaration the fast paths read: -fvisibility=hidden covers only
+// definitions, so without it a shared build reaches the object through the GOT
+// (a load, or a lea after the linker relaxes it) before every field access.
+#define HZ_HIDDEN __attribute__((visibility("hidden")))
 
 namespace hz {
 

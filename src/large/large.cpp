@@ -49,13 +49,14 @@ void* alloc(size_t size, size_t align, bool zero) {
   }
   m->cls = kLargeClass;
   size_t page = arena::page_of(m);
-  __atomic_store_n(&g_pagemap.tags[page], make_tag(kLargeClass, 0, 0), __ATOMIC_RELEASE);
+  PageTag tag = make_tag(kLargeClass);
+  __atomic_store(&g_pagemap.tags[page], &tag, __ATOMIC_RELEASE);
   stats::add(stats::kLargeAlloc, 1);
   void* p = arena::page_addr(page);
   if constexpr (kGuardPages > 0) {
     npages -= kGuardPages;
     if (!os::protect(arena::page_addr(page + npages), kGuardPages << kPageShift, false)) {
-      g_pagemap.tags[page] = make_tag(kFreedClass, 0, 0);
+      g_pagemap.tags[page] = make_tag(kFreedClass);
       arena::free_span(m);
       errno = ENOMEM;
       return nullptr;
@@ -74,7 +75,7 @@ void free(void* p) {
   size_t page = arena::page_of(p);
   RunMeta* m = arena::meta_of(page);
   if (HZ_UNLIKELY(stats::counting())) stats::span_free(p, (size_t{m->npages} - kGuardPages) << kPageShift);
-  g_pagemap.tags[page] = make_tag(kFreedClass, 0, 0);  // a second free of p is a double free
+  g_pagemap.tags[page] = make_tag(kFreedClass);  // a second free of p is a double free
   // Hardened: purged and inaccessible until the page heap hands it out again.
   if constexpr (kHardened) hardened::close_span(p, size_t{m->npages} << kPageShift);
   stats::add(stats::kLargeFree, 1);

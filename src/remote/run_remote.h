@@ -70,7 +70,7 @@ HZ_INLINE bool push(FreeBlock* b, unsigned cls, unsigned owner) {
     return false;
   } else {
     size_t page = arena::page_of(b);
-    RunMeta* r = arena::meta_of(page - tag_page_in_run(g_pagemap.tags[page]));
+    RunMeta* r = arena::meta_of(run_first_page(page));
     if (HZ_UNLIKELY(r->state != kSpanInUse || r->cls != cls)) {
       stats::add(stats::kRlFallback, 1);
       return false;

@@ -68,6 +68,20 @@ constexpr std::array<ClassInfo, kNumClasses> make_classes() {
   return t;
 }
 
+// Above kLookupMax every class size is a multiple of 256, so sizes rounded up
+// to 256 keep their class: (size + 255) / 256 -> class, 1 KiB of table.
+inline constexpr size_t kMediumStep = 256;
+constexpr std::array<uint8_t, kMaxSmallSize / kMediumStep + 1> make_medium_lookup() {
+  std::array<uint8_t, kMaxSmallSize / kMediumStep + 1> t{};
+  unsigned c = 1;
+  for (unsigned i = 0; i <= kMaxSmallSize / kMediumStep; ++i) {
+    uint32_t sz = i * kMediumStep;
+    while (class_size(c) < sz) ++c;
+    t[i] = static_cast<uint8_t>(c);
+  }
+  return t;
+}
+
 constexpr std::array<uint8_t, kLookupMax / 16 + 1> make_lookup() {
   std::array<uint8_t, kLookupMax / 16 + 1> t{};
   unsigned c = 1;
@@ -92,17 +106,27 @@ struct ClassTables {
   // one scaled load, and a class that is not a small one (0, spans, freed)
   // has magic 0, which fails the divisibility test: one branch covers both.
   uint64_t div_magic[256];
-  // The class's part of the free key (check/free_key.h), sign-extended: top
-  // bit set, distinct per class.
-  int32_t key[256];
+  // The class's free key (check/free_key.h): 64 bits, the top 16 set (never
+  // a canonical user-space pointer, a negative NaN as a double), the rest
+  // mixed from the class: distinct per class, and no integer or double a
+  // program is likely to hold.
+  uint64_t key[256];
   uint8_t lookup[kLookupMax / 16 + 1];  // (size + 15) / 16 -> class
+  uint8_t medium[kMaxSmallSize / detail::kMediumStep + 1];  // (size + 255) / 256 -> class, above kLookupMax
 };
 inline constexpr ClassTables kTables = [] {
   ClassTables t{};
   for (unsigned c = 1; c < kNumClasses; ++c) t.div_magic[c] = kClasses[c].div_magic;
-  for (unsigned c = 0; c < 256; ++c) t.key[c] = static_cast<int32_t>(0xA5E0F2D3u ^ (c << 12));
+  for (unsigned c = 0; c < 256; ++c) {
+    uint64_t z = 0xA5E0F2D3C4B59687ull + c * 0x9E3779B97F4A7C15ull;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    t.key[c] = (z ^ (z >> 31)) | 0xFFFF'0000'0000'0000ull;
+  }
   auto lookup = detail::make_lookup();
   for (unsigned i = 0; i < lookup.size(); ++i) t.lookup[i] = lookup[i];
+  auto medium = detail::make_medium_lookup();
+  for (unsigned i = 0; i < medium.size(); ++i) t.medium[i] = medium[i];
   return t;
 }();
 inline constexpr const auto& kDivMagic = kTables.div_magic;
@@ -110,13 +134,17 @@ inline constexpr const auto& kClassLookup = kTables.lookup;
 static_assert(kClasses[kNumClasses - 1].size == kMaxSmallSize, "class table must end at kMaxSmallSize");
 static_assert(kNumClasses < kFreedClass, "class ids must fit the 8-bit tag field");
 
-// Class for a size in (kLookupMax, kMaxSmallSize].
-HZ_INLINE unsigned class_of_medium(size_t size) {
-  size_t s = size - 1;
-  unsigned lg = 63u - static_cast<unsigned>(__builtin_clzll(s));  // floor(log2(s)), >= 10
-  unsigned quarter = static_cast<unsigned>(s >> (lg - 2)) & 3u;   // which quarter of [2^lg, 2^(lg+1))
-  return 9u + (lg - 7u) * 4u + quarter;
-}
+// Above kLookupMax the table is exact only if every class boundary there is
+// a multiple of its step.
+static_assert([] {
+  for (unsigned c = 1; c < kNumClasses; ++c)
+    if (kClasses[c].size > kLookupMax && kClasses[c].size % detail::kMediumStep != 0) return false;
+  return true;
+}(), "class sizes above kLookupMax must be multiples of kMediumStep");
+
+// Class for a size in (kLookupMax, kMaxSmallSize]: one table load, where the
+// log2 arithmetic took ten instructions.
+HZ_INLINE unsigned class_of_medium(size_t size) { return kTables.medium[(size + detail::kMediumStep - 1) / detail::kMediumStep]; }
 
 // Class for any size in [0, kMaxSmallSize].
 HZ_INLINE unsigned class_of(size_t size) {

@@ -34,7 +34,7 @@ namespace {
 
 RunMeta* run_of(const void* p) {
   size_t page = arena::page_of(p);
-  return arena::meta_of(page - tag_page_in_run(g_pagemap.tags[page]));
+  return arena::meta_of(run_first_page(page));
 }
 
 // A shard no thread of these tests uses: its run queue has one consumer, the
