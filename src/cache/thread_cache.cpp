@@ -206,6 +206,17 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
     return;
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
+  if constexpr (kRemoteKeep) {
+    Bin& bin = real->bins[cls];
+    if (bin.room > 0) {
+      b->set_next(bin.head);
+      bin.head = b;
+      bin.room--;
+      stats::add(stats::kRemoteKeep, 1);
+      budget::ensure_background();
+      return;
+    }
+  }
   // The page-level remote lane (HZ_REMOTE_LITE) takes it onto its run's list.
   if (!kRemoteLite || !run_remote::push(b, cls, owner)) remote_stash_add(real->remote, b, cls, owner);
   // Remote frees call no other slow path that would start the purger; here,
@@ -292,10 +303,10 @@ void thread_flush_all(ThreadCache* tc) {
     BlockLists& central = g_shards[tc->shard].central[c];
     if (b.head) push_batch(central, b.head, bin_tail(b), b.count(), c);
     // Spill already holds batches: push them as they are.
-    for (unsigned i = 0; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i], c));
+    for (unsigned i = s.first[c]; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i], c));
     b.head = nullptr;
     b.room = static_cast<int32_t>(b.max);
-    s.n[c] = 0;
+    s.n[c] = s.first[c] = 0;
   }
   remote_stash_flush(tc->remote);
   g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);
