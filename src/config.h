@@ -109,6 +109,7 @@ inline constexpr size_t kRemoteStashMaxBytes = 1 << 20;   // all groups: publish
 #define HZ_REMOTE_KEEP 1
 #endif
 inline constexpr bool kRemoteKeep = HZ_REMOTE_KEEP != 0;
+inline constexpr size_t kCacheLine = 64;
 
 // S112 full-drain exchange with TLS spill: drained remainders are kept in the
 // thread's spill array, then in the shard (Shard::drained), instead of being

@@ -206,9 +206,12 @@ void free_remote(ThreadCache* tc, FreeBlock* b, unsigned cls, unsigned owner) {
     return;
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
+  // Only blocks that are whole cache lines: reusing a smaller one puts this
+  // thread's writes on a line it shares with blocks of other threads (passive
+  // false sharing, bench cache_scratch).
   if constexpr (kRemoteKeep) {
     Bin& bin = real->bins[cls];
-    if (bin.room > 0) {
+    if (bin.room > 0 && kClasses[cls].size % kCacheLine == 0) {
       b->set_next(bin.head);
       bin.head = b;
       bin.room--;

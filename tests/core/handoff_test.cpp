@@ -20,8 +20,8 @@
 
 namespace {
 
-// A block freed by a thread that does not own it comes back from that
-// thread's next malloc of its class.
+// A block (of whole cache lines) freed by a thread that does not own it comes
+// back from that thread's next malloc of its class.
 TEST(HandOff, AForeignBlockIsReusedByTheThreadThatFreedIt) {
   if (!hz::kRemoteKeep) GTEST_SKIP() << "HZ_REMOTE_KEEP=0";
   // The owner stays alive throughout: a thread that starts after it exits
@@ -47,6 +47,31 @@ TEST(HandOff, AForeignBlockIsReusedByTheThreadThatFreedIt) {
   done = true;
   owner.join();
   EXPECT_EQ(again, p.load());
+}
+
+// ... but not a block smaller than a cache line: reusing it would put this
+// thread's writes on a line it shares with other threads' blocks (passive
+// false sharing, bench cache_scratch).
+TEST(HandOff, ABlockSmallerThanACacheLineIsNotKept) {
+  std::atomic<void*> p{nullptr};
+  std::atomic<bool> done{false};
+  std::thread owner([&] {
+    p = hz_malloc(16);
+    while (!done.load()) std::this_thread::yield();
+  });
+  while (!p.load()) std::this_thread::yield();
+  void* again = nullptr;
+  std::thread freer([&] {
+    void* own = hz_malloc(16);
+    hz_free(own);
+    hz_free(p.load());  // foreign, 16 B: sent home
+    again = hz_malloc(16);
+    hz_free(again);
+  });
+  freer.join();
+  done = true;
+  owner.join();
+  EXPECT_NE(again, p.load());
 }
 
 // Only what fits in the freeing thread's bin is kept: the rest goes home, and
