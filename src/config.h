@@ -103,8 +103,10 @@ inline constexpr size_t kRemoteStashMaxBytes = 1 << 20;   // all groups: publish
 // Hand-offs (issue 13): a thread that frees a block owned by another shard
 // keeps it in its own bin while the bin has room, and reuses it, hot in its
 // cache, for its own mallocs (tcmalloc's edge); only a full bin sends it home.
-// The bin's limits bound what is kept; reclaim sends foreign blocks home from
-// any list. Off: every remote free goes to the remote stash.
+// Only classes of whole cache lines (kCacheLine): a smaller block shares its
+// line with other threads' blocks (passive false sharing). The bin's limits
+// bound what is kept; reclaim sends foreign blocks home from any list. Off:
+// every remote free goes to the remote stash.
 #ifndef HZ_REMOTE_KEEP
 #define HZ_REMOTE_KEEP 1
 #endif
