@@ -93,9 +93,25 @@ namespace hz {
 #endif
 inline constexpr bool kRemoteStash = HZ_REMOTE_STASH != 0;
 inline constexpr unsigned kRemoteSlots = 256;         // direct-mapped groups (power of two)
-inline constexpr unsigned kRemoteFlushThreshold = 32; // blocks per group before publishing
+#ifndef HZ_REMOTE_GROUP
+#define HZ_REMOTE_GROUP 64
+#endif
+inline constexpr unsigned kRemoteFlushThreshold = HZ_REMOTE_GROUP; // blocks per group before publishing
 inline constexpr size_t kRemoteGroupMaxBytes = 64 << 10;  // ... or this many bytes
 inline constexpr size_t kRemoteStashMaxBytes = 1 << 20;   // all groups: publish everything
+
+// Hand-offs (issue 13): a thread that frees a block owned by another shard
+// keeps it in its own bin while the bin has room, and reuses it, hot in its
+// cache, for its own mallocs (tcmalloc's edge); only a full bin sends it home.
+// Only classes of whole cache lines (kCacheLine): a smaller block shares its
+// line with other threads' blocks (passive false sharing). The bin's limits
+// bound what is kept; reclaim sends foreign blocks home from any list. Off:
+// every remote free goes to the remote stash.
+#ifndef HZ_REMOTE_KEEP
+#define HZ_REMOTE_KEEP 1
+#endif
+inline constexpr bool kRemoteKeep = HZ_REMOTE_KEEP != 0;
+inline constexpr size_t kCacheLine = 64;
 
 // S112 full-drain exchange with TLS spill: drained remainders are kept in the
 // thread's spill array, then in the shard (Shard::drained), instead of being

@@ -276,6 +276,22 @@ void flush_bin(Bin* b) { flush_bin_of(t_cache, b); }
 
 namespace {
 HZ_NOINLINE void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner);
+
+// Hand-offs (HZ_REMOTE_KEEP): another owner's block freed here stays in this
+// thread's bin while the bin has room, for this thread to reuse. Only blocks
+// that are whole cache lines: reusing a smaller one puts this thread's writes
+// on a line it shares with blocks of other threads (passive false sharing,
+// bench cache_scratch).
+HZ_INLINE bool keep_remote(ThreadCache* tc, FreeBlock* b, unsigned cls) {
+  if constexpr (!kRemoteKeep) return false;
+  Bin& bin = tc->bins[cls];
+  if (bin.room <= 0 || kClasses[cls].size % kCacheLine != 0) return false;
+  b->set_next(bin.head);
+  bin.head = b;
+  bin.room--;
+  stats::add(stats::kRemoteKeep, 1);
+  return true;
+}
 }  // namespace
 
 void free_remote(FreeBlock* b, unsigned cls, unsigned owner) {
@@ -284,8 +300,10 @@ void free_remote(FreeBlock* b, unsigned cls, unsigned owner) {
   // not counting, the purger running (the order below matters only until it
   // runs).
   if (HZ_LIKELY(!kRemoteLite && tc->live && !tc->counting && owner != tc->shard &&
-                budget::g_purger_started.load(std::memory_order_relaxed)))
+                budget::g_purger_started.load(std::memory_order_relaxed))) {
+    if (keep_remote(tc, b, cls)) return;
     return remote_stash_add(tc->remote, b, cls, owner);
+  }
   free_remote_other(b, cls, owner);
 }
 
@@ -311,6 +329,10 @@ void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner) {
     return;
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
+  if (keep_remote(real, b, cls)) {
+    budget::ensure_background();
+    return;
+  }
   // The page-level remote lane (HZ_REMOTE_LITE) takes it onto its run's list.
   if (!kRemoteLite || !run_remote::push(b, cls, owner)) remote_stash_add(real->remote, b, cls, owner);
   // Remote frees call no other slow path that would start the purger; here,
@@ -424,10 +446,10 @@ void thread_flush_all(ThreadCache* tc) {
     BlockLists& central = g_shards[tc->shard].central[c];
     if (b.head) push_batch(central, b.head, bin_tail(b), b.count(), c);
     // Spill already holds batches: push them as they are.
-    for (unsigned i = 0; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i], c));
+    for (unsigned i = s.first[c]; i < s.n[c]; ++i) central.push(s.array[c][i], batch_last(s.array[c][i], c));
     b.head = nullptr;
     b.room = static_cast<int32_t>(b.max);
-    s.n[c] = 0;
+    s.n[c] = s.first[c] = 0;
   }
   remote_stash_flush(tc->remote);
   g_shards[tc->shard].events.fetch_add(1, std::memory_order_relaxed);

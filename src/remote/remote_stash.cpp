@@ -7,10 +7,6 @@
 namespace hz {
 namespace {
 
-// Classes of one owner are adjacent; owners are spread by an odd stride so that
-// a handful of busy owners rarely share slots.
-HZ_INLINE unsigned slot_of(unsigned cls, unsigned owner) { return (owner * 53u + cls) & (kRemoteSlots - 1); }
-
 void note_arrival(Shard& sh) {
   if (!sh.arrived.load(std::memory_order_relaxed)) sh.arrived.store(1, std::memory_order_relaxed);
 }
@@ -35,38 +31,27 @@ void remote_stash_init(RemoteStash& rs) {
   (void)rs;
 }
 
-void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner) {
-  if constexpr (!kRemoteStash) {
-    remote_push_one(b, cls, owner);
-    return;
-  }
-  uint32_t key = owner << 8 | cls;
-  RemoteGroup& g = rs.groups[slot_of(cls, owner)];
-  if (HZ_UNLIKELY(g.key != key)) {
-    if (g.count) {
-      rs.pending_bytes -= g.count * size_t{kClasses[g.key & 0xFF].size};
-      publish(g);
-      --rs.pending;
-    }
-    g.key = key;
-  }
-  b->set_next(g.head);
-  if (!g.head) {
-    g.tail = b;
-    ++rs.pending;
-  }
-  g.head = b;
-  size_t size = kClasses[cls].size;
-  rs.pending_bytes += size;
-  if (HZ_UNLIKELY(++g.count >= kRemoteFlushThreshold || g.count * size >= kRemoteGroupMaxBytes)) {
-    rs.pending_bytes -= g.count * size;
+namespace detail {
+
+void remote_stash_retarget(RemoteStash& rs, RemoteGroup& g, uint32_t key) {
+  if (g.count) {
+    rs.pending_bytes -= g.count * size_t{kClasses[g.key & 0xFF].size};
     publish(g);
     --rs.pending;
   }
-  // Bound what one thread keeps from the owners, whatever the spread of
-  // destinations.
-  if (HZ_UNLIKELY(rs.pending_bytes > kRemoteStashMaxBytes)) remote_stash_flush(rs);
+  g.key = key;
 }
+
+void remote_stash_full(RemoteStash& rs, RemoteGroup& g) {
+  if (g.count >= kGroupLimit[g.key & 0xFF]) {
+    rs.pending_bytes -= g.count * size_t{kClasses[g.key & 0xFF].size};
+    publish(g);
+    --rs.pending;
+  }
+  if (rs.pending_bytes > kRemoteStashMaxBytes) remote_stash_flush(rs);
+}
+
+}  // namespace detail
 
 void remote_stash_flush(RemoteStash& rs) {
   if (rs.pending == 0) return;

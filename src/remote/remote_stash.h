@@ -3,6 +3,7 @@
 // are dominated by lists of length 1 without grouping; with it, one CAS
 // carries up to kRemoteFlushThreshold blocks.
 #pragma once
+#include <array>
 #include <cstdint>
 
 #include "arena/arena.h"
@@ -27,12 +28,53 @@ struct RemoteStash {
 
 // Checks (debug builds) that rs is zeroed: the empty state.
 void remote_stash_init(RemoteStash& rs);
-// Adds b (owned by owner, of class cls) to the stash; publishes a group when
-// it is full or when its slot is needed by another destination.
-void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner);
 // Publishes every group.
 void remote_stash_flush(RemoteStash& rs);
 // Hands one block straight to its owner (no thread cache needed).
 void remote_push_one(FreeBlock* b, unsigned cls, unsigned owner);
+
+namespace detail {
+// Classes of one owner are adjacent; owners are spread by an odd stride so that
+// a handful of busy owners rarely share slots.
+HZ_INLINE unsigned slot_of(unsigned cls, unsigned owner) { return (owner * 53u + cls) & (kRemoteSlots - 1); }
+// Blocks of a class a group holds before it is published: kRemoteFlushThreshold,
+// or fewer so that a group stays within kRemoteGroupMaxBytes.
+inline constexpr auto kGroupLimit = [] {
+  std::array<uint32_t, kNumClasses> t{};
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    size_t by_bytes = (kRemoteGroupMaxBytes + kClasses[c].size - 1) / kClasses[c].size;
+    t[c] = static_cast<uint32_t>(by_bytes < kRemoteFlushThreshold ? by_bytes : kRemoteFlushThreshold);
+  }
+  return t;
+}();
+// The slot holds another destination's blocks: publishes them, takes the slot.
+HZ_NOINLINE void remote_stash_retarget(RemoteStash& rs, RemoteGroup& g, uint32_t key);
+// The group is full, or the whole stash over its byte bound: publishes.
+HZ_NOINLINE void remote_stash_full(RemoteStash& rs, RemoteGroup& g);
+}  // namespace detail
+
+// Adds b (owned by owner, of class cls) to the stash; publishes a group when
+// it is full or when its slot is needed by another destination. Inline: it
+// is the whole of a remote free's work on the freeing side.
+HZ_INLINE void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner) {
+  if constexpr (!kRemoteStash) {
+    remote_push_one(b, cls, owner);
+    return;
+  }
+  uint32_t key = owner << 8 | cls;
+  RemoteGroup& g = rs.groups[detail::slot_of(cls, owner)];
+  if (HZ_UNLIKELY(g.key != key)) detail::remote_stash_retarget(rs, g, key);
+  b->set_next(g.head);
+  if (!g.head) {
+    g.tail = b;
+    ++rs.pending;
+  }
+  g.head = b;
+  rs.pending_bytes += kClasses[cls].size;
+  // Bound what one thread keeps from the owners, whatever the spread of
+  // destinations.
+  if (HZ_UNLIKELY(++g.count >= detail::kGroupLimit[cls] || rs.pending_bytes > kRemoteStashMaxBytes))
+    detail::remote_stash_full(rs, g);
+}
 
 }  // namespace hz

@@ -14,7 +14,8 @@
 namespace hz {
 
 struct Spill {
-  uint16_t n[kNumClasses];
+  uint16_t n[kNumClasses];      // batches stored in array[cls][0, n)
+  uint16_t first[kNumClasses];  // ... of which [first, n) are still there
   FreeBlock* array[kNumClasses][kSpillCap > 0 ? kSpillCap : 1];
 };
 
