@@ -291,4 +291,14 @@ inline constexpr bool kTcRecycle = HZ_TC_RECYCLE != 0;
 #endif
 inline constexpr uint32_t kSweepGapMax = HZ_SWEEP_GAP_MAX;
 static_assert(kSweepGapMax >= 16, "HZ_SWEEP_GAP_MAX: at least 16, the interval it starts from");
+// Reclaim sorts a chain of batches into runs this many batches at a time, one
+// block of each in turn with the next one prefetched (budget.cpp,
+// sort_chain): the blocks a thread's exit sorts were freed long before, and a
+// single walk waits for each cache miss in turn. 1: one block after another.
+// The 16-byte class (no batch headers) is always walked block by block.
+#ifndef HZ_SORT_LANES
+#define HZ_SORT_LANES 16
+#endif
+inline constexpr unsigned kSortLanes = HZ_SORT_LANES;
+static_assert(kSortLanes >= 1 && kSortLanes <= 64, "HZ_SORT_LANES: 1 to 64");
 }  // namespace hz
