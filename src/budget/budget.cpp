@@ -55,9 +55,13 @@ struct SortPass {
   size_t foreign = 0, foreign_max = 0;
 };
 
-HZ_INLINE void sort_block(SortPass& p, FreeBlock* b) {
+HZ_INLINE RunMeta* run_checked(const FreeBlock* b) {
   if (HZ_UNLIKELY(arena_offset(b) >= g_pagemap.size)) heap_corruption("a free list leaves the heap", b);
-  RunMeta* r = run_of(b);
+  return run_of(b);
+}
+
+// r: run_checked(b).
+HZ_INLINE void sort_into(SortPass& p, FreeBlock* b, RunMeta* r) {
   if (HZ_UNLIKELY(r->owner != p.shard)) {
     // No more blocks exist than 16-byte slots in spans in use.
     if (p.foreign == 0) p.foreign_max = arena::usage().in_use_bytes >> 4;
@@ -77,6 +81,8 @@ HZ_INLINE void sort_block(SortPass& p, FreeBlock* b) {
   r->nfree++;
 }
 
+HZ_INLINE void sort_block(SortPass& p, FreeBlock* b) { sort_into(p, b, run_checked(b)); }
+
 // Sorts list into the free lists of the runs it came from. The walk is
 // bounded: a run cannot hold more free blocks than it carved, and a list that
 // claims so has a cycle (a double free) or a stray pointer.
@@ -90,7 +96,8 @@ void sort_list(SortPass& p, FreeBlock* list) {
 
 // The same for a chain of batches of a class with batch headers, walked
 // kSortLanes batches at a time, one block of each in turn, the next block of
-// each lane prefetched: a block sorted at a thread's exit was freed long
+// each lane and its run's metadata prefetched (its page tag, in the compact
+// pagemap, needs only its address): a block sorted at a thread's exit was freed long
 // before and is rarely in cache, and one list walked block by block waits for
 // every miss in turn (the exit reclaim's sort was 8% of mstress_mi's time,
 // nearly all of it on the link load). Each batch is walked for its count and
@@ -99,6 +106,7 @@ void sort_chain(SortPass& p, FreeBlock* chain, unsigned cls) {
   if constexpr (kSortLanes <= 1) return sort_list(p, chain);
   if (!has_header(cls)) return sort_list(p, chain);
   FreeBlock* cur[kSortLanes];
+  RunMeta* run[kSortLanes];  // run_checked(cur[i])
   FreeBlock* last[kSortLanes];
   uint32_t left[kSortLanes];
   unsigned lanes = 0;
@@ -107,6 +115,8 @@ void sort_chain(SortPass& p, FreeBlock* chain, unsigned cls) {
       uint32_t n = batch_count(chain, cls);
       if (HZ_UNLIKELY(n == 0)) heap_corruption("a free list's batch header was overwritten", chain);
       cur[lanes] = chain;
+      run[lanes] = run_checked(chain);
+      __builtin_prefetch(run[lanes], 1);
       last[lanes] = batch_last(chain, cls);
       left[lanes] = n;
       chain = last[lanes]->next();
@@ -118,9 +128,10 @@ void sort_chain(SortPass& p, FreeBlock* chain, unsigned cls) {
       FreeBlock* b = cur[i];
       if (--left[i] == 0) {
         if (HZ_UNLIKELY(b != last[i])) heap_corruption("a free list does not match its batch header", b);
-        sort_block(p, b);
+        sort_into(p, b, run[i]);
         --lanes;  // the last lane takes this one's place
         cur[i] = cur[lanes];
+        run[i] = run[lanes];
         last[i] = last[lanes];
         left[i] = left[lanes];
         continue;
@@ -128,8 +139,11 @@ void sort_chain(SortPass& p, FreeBlock* chain, unsigned cls) {
       FreeBlock* next = b->next();
       if (HZ_UNLIKELY(!next)) heap_corruption("a free list is shorter than its count", b);
       __builtin_prefetch(next);
+      RunMeta* r = run_checked(next);
+      __builtin_prefetch(r, 1);
+      sort_into(p, b, run[i]);
       cur[i] = next;
-      sort_block(p, b);
+      run[i] = r;
       ++i;
     }
   }
