@@ -91,7 +91,9 @@ TEST(ReclaimSort, AThreadWhoseBlocksAreAllFreeLeavesNoRun) {
   EXPECT_LE(hz::arena::usage().in_use_bytes, before + (size_t{256} << 10));
 }
 
-void corrupt_a_header_and_reclaim() {
+// wild: the header names a last block outside the heap; else it claims one
+// block more than its batch links.
+void corrupt_a_header_and_reclaim(bool wild) {
   const unsigned cls = hz::class_of(64);
   std::vector<void*> v;
   for (int i = 0; i < 2000; ++i) v.push_back(hz_malloc(64));
@@ -100,16 +102,20 @@ void corrupt_a_header_and_reclaim() {
   hz::BlockLists& central = hz::g_shards[shard].central[cls];
   hz::FreeBlock* chain = central.drain();
   if (!chain) return;
-  // The first batch claims one block more than it links.
-  hz::set_batch(chain, hz::batch_last(chain, cls), hz::batch_count(chain, cls) + 1, cls);
-  central.push(chain, hz::chain_tail(chain, cls));
+  hz::FreeBlock* tail = hz::chain_tail(chain, cls);
+  if (wild)
+    hz::set_batch(chain, reinterpret_cast<hz::FreeBlock*>(uintptr_t{4096}), hz::batch_count(chain, cls), cls);
+  else
+    hz::set_batch(chain, hz::batch_last(chain, cls), hz::batch_count(chain, cls) + 1, cls);
+  central.push(chain, tail);
   hz::budget::reclaim_shard(shard, true);
 }
 
 TEST(ReclaimSortDeathTest, ABatchHeaderThatLiesIsReported) {
   if (hz::kSortLanes <= 1) GTEST_SKIP() << "HZ_SORT_LANES=1 walks the blocks alone, without the headers";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(corrupt_a_header_and_reclaim(), "heap corruption detected");
+  EXPECT_DEATH(corrupt_a_header_and_reclaim(false), "heap corruption detected");
+  EXPECT_DEATH(corrupt_a_header_and_reclaim(true), "heap corruption detected");
 }
 
 }  // namespace
