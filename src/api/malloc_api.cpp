@@ -9,6 +9,7 @@
 #include "api/alloc_path.h"
 #include "api/free_path.h"
 #include "budget/budget.h"
+#include "cache/remote_free.h"
 #include "check/hardened.h"
 #include "hakozuna.h"
 #include "stats/profile.h"

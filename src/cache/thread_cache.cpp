@@ -14,6 +14,7 @@
 
 #include "budget/budget.h"
 #include "cache/refill.h"
+#include "cache/remote_free.h"
 #include "check/hardened.h"
 #include "options/options.h"
 #include "os/os.h"
@@ -274,41 +275,10 @@ void flush_bin_of(ThreadCache* tc, Bin* bin) {
 
 void flush_bin(Bin* b) { flush_bin_of(t_cache, b); }
 
-namespace {
-HZ_NOINLINE void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner);
-
-// Hand-offs (HZ_REMOTE_KEEP): another owner's block freed here stays in this
-// thread's bin while the bin has room, for this thread to reuse. Only blocks
-// that are whole cache lines: reusing a smaller one puts this thread's writes
-// on a line it shares with blocks of other threads (passive false sharing,
-// bench cache_scratch).
-HZ_INLINE bool keep_remote(ThreadCache* tc, FreeBlock* b, unsigned cls) {
-  if constexpr (!kRemoteKeep) return false;
-  Bin& bin = tc->bins[cls];
-  if (bin.room <= 0 || kClasses[cls].size % kCacheLine != 0) return false;
-  b->set_next(bin.head);
-  bin.head = b;
-  bin.room--;
-  stats::add(stats::kRemoteKeep, 1);
-  return true;
-}
-}  // namespace
-
-void free_remote(FreeBlock* b, unsigned cls, unsigned owner) {
-  ThreadCache* tc = t_cache;
-  // The common case as a tail call, with no stack frame: a set-up thread,
-  // not counting, the purger running (the order below matters only until it
-  // runs).
-  if (HZ_LIKELY(!kRemoteLite && tc->live && !tc->counting && owner != tc->shard &&
-                budget::g_purger_started.load(std::memory_order_relaxed))) {
-    if (keep_remote(tc, b, cls)) return;
-    return remote_stash_add(tc->remote, b, cls, owner);
-  }
-  free_remote_other(b, cls, owner);
-}
-
-namespace {
-void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner) {
+// The cases of a remote free that free_remote() leaves: a thread not set up (its
+// first call, or after its teardown), a counting front, the purger not yet
+// started, lane r90.
+void free_remote_slow(FreeBlock* b, unsigned cls, unsigned owner) {
   ThreadCache* tc = t_cache;
   if (HZ_UNLIKELY(!tc->live)) {
     // A thread's first call, or a free after its cache was torn down.
@@ -330,6 +300,7 @@ void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner) {
   }
   if (HZ_UNLIKELY(tc->counting)) tc->n_remote++;
   if (keep_remote(real, b, cls)) {
+    stats::add(stats::kRemoteKeep, 1);
     budget::ensure_background();
     return;
   }
@@ -339,7 +310,6 @@ void free_remote_other(FreeBlock* b, unsigned cls, unsigned owner) {
   // after the free, the cache is consistent for pthread_create's allocation.
   budget::ensure_background();
 }
-}  // namespace
 
 // ---- lifecycle ----
 

@@ -104,8 +104,9 @@ HZ_NOINLINE void* alloc_refill_medium(size_t index);
 // b is t_cache's bin, over its limit.
 HZ_NOINLINE void flush_bin(Bin* b);
 // b, a block start of a small run and not free (its key now set), is not
-// owned by t_cache's shard, or t_cache is not set up.
-HZ_NOINLINE void free_remote(FreeBlock* b, unsigned cls, unsigned owner);
+// owned by t_cache's shard, or t_cache is not set up: the cases
+// free_remote() (cache/remote_free.h) does not handle inline.
+HZ_NOINLINE void free_remote_slow(FreeBlock* b, unsigned cls, unsigned owner);
 
 // Process and thread lifecycle.
 bool ensure_process_init();

@@ -33,13 +33,15 @@ void remote_stash_init(RemoteStash& rs) {
 
 namespace detail {
 
-void remote_stash_retarget(RemoteStash& rs, RemoteGroup& g, uint32_t key) {
+void remote_stash_add_retarget(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner) {
+  RemoteGroup& g = rs.groups[slot_of(cls, owner)];
   if (g.count) {
     rs.pending_bytes -= g.count * size_t{kClasses[g.key & 0xFF].size};
     publish(g);
     --rs.pending;
   }
-  g.key = key;
+  g.key = owner << 8 | cls;
+  remote_group_add(rs, g, b, cls);
 }
 
 void remote_stash_full(RemoteStash& rs, RemoteGroup& g) {

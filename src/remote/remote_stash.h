@@ -47,10 +47,27 @@ inline constexpr auto kGroupLimit = [] {
   }
   return t;
 }();
-// The slot holds another destination's blocks: publishes them, takes the slot.
-HZ_NOINLINE void remote_stash_retarget(RemoteStash& rs, RemoteGroup& g, uint32_t key);
+// The slot holds another destination's blocks: publishes them, takes the slot
+// for owner/cls and adds b (a tail call from remote_stash_add, whose common
+// case then keeps nothing live across a call: no registers saved).
+HZ_NOINLINE void remote_stash_add_retarget(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner);
 // The group is full, or the whole stash over its byte bound: publishes.
 HZ_NOINLINE void remote_stash_full(RemoteStash& rs, RemoteGroup& g);
+
+// b onto g, the group of its destination; publishes when g is full or the
+// stash over its bound.
+HZ_INLINE void remote_group_add(RemoteStash& rs, RemoteGroup& g, FreeBlock* b, unsigned cls) {
+  b->set_next(g.head);
+  if (!g.head) {
+    g.tail = b;
+    ++rs.pending;
+  }
+  g.head = b;
+  rs.pending_bytes += kClasses[cls].size;
+  // Bound what one thread keeps from the owners, whatever the spread of
+  // destinations.
+  if (HZ_UNLIKELY(++g.count >= kGroupLimit[cls] || rs.pending_bytes > kRemoteStashMaxBytes)) remote_stash_full(rs, g);
+}
 }  // namespace detail
 
 // Adds b (owned by owner, of class cls) to the stash; publishes a group when
@@ -63,18 +80,8 @@ HZ_INLINE void remote_stash_add(RemoteStash& rs, FreeBlock* b, unsigned cls, uns
   }
   uint32_t key = owner << 8 | cls;
   RemoteGroup& g = rs.groups[detail::slot_of(cls, owner)];
-  if (HZ_UNLIKELY(g.key != key)) detail::remote_stash_retarget(rs, g, key);
-  b->set_next(g.head);
-  if (!g.head) {
-    g.tail = b;
-    ++rs.pending;
-  }
-  g.head = b;
-  rs.pending_bytes += kClasses[cls].size;
-  // Bound what one thread keeps from the owners, whatever the spread of
-  // destinations.
-  if (HZ_UNLIKELY(++g.count >= detail::kGroupLimit[cls] || rs.pending_bytes > kRemoteStashMaxBytes))
-    detail::remote_stash_full(rs, g);
+  if (HZ_UNLIKELY(g.key != key)) return detail::remote_stash_add_retarget(rs, b, cls, owner);
+  detail::remote_group_add(rs, g, b, cls);
 }
 
 }  // namespace hz
