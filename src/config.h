@@ -202,6 +202,13 @@ inline constexpr bool kKeyAddress = HZ_KEY_ADDRESS != 0;
 #define HZ_SIZE_TABLE_BYTES 1
 #endif
 inline constexpr size_t kSizeTableStep = HZ_SIZE_TABLE_BYTES ? 1 : 16;
+// A fifth size class in each power of two from 1 KiB, just above it
+// (1152, 2304, 4608, ...: 2^k + 2^k/8), for buffers of a power of two plus a
+// header. Off: 4 classes per power of two only.
+#ifndef HZ_NEAR_POW2_CLASSES
+#define HZ_NEAR_POW2_CLASSES 1
+#endif
+inline constexpr bool kNearPow2Classes = HZ_NEAR_POW2_CLASSES;
 // Hardened build (-DHAKOZUNA_HARDENED=ON, check/hardened.h): a per-process
 // secret in the free key, a canary after every block, freed blocks zeroed and
 // checked on reuse, a quarantine that delays and randomises reuse, shuffled

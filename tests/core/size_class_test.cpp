@@ -41,3 +41,20 @@ TEST(SizeClass, DivisibilityMagicMatchesModulo) {
       ASSERT_EQ(n * m < m, n % kClasses[c].size == 0) << "class " << c << " n " << n;
   }
 }
+
+// HZ_NEAR_POW2_CLASSES: a buffer of a power of two (from 1 KiB) plus a small
+// header, the shape of sqlite's page buffers (1032, 4104, 4368 B), fits a
+// class at most 1/8 above the power of two, not the next quarter step.
+TEST(SizeClass, PowerOfTwoPlusAHeaderWastesAtMostAnEighth) {
+  if (!kNearPow2Classes) GTEST_SKIP() << "HZ_NEAR_POW2_CLASSES=0";
+  for (size_t p = 1024; p < kMaxSmallSize; p *= 2) {
+    for (size_t s : {p + 1, p + 8, p + p / 16, p + p / 8}) {
+      size_t block = kClasses[class_of(s)].size;
+      EXPECT_LE(block, p + p / 8) << s;
+      EXPECT_LE((block - s) * 8, s) << s;
+    }
+  }
+  EXPECT_EQ(kClasses[class_of(4104)].size, 4608u);
+  EXPECT_EQ(kClasses[class_of(4368)].size, 4608u);
+  EXPECT_EQ(kClasses[class_of(1032)].size, 1152u);
+}
