@@ -309,3 +309,27 @@ static_assert(kSweepGapMax >= 16, "HZ_SWEEP_GAP_MAX: at least 16, the interval i
 inline constexpr unsigned kSortLanes = HZ_SORT_LANES;
 static_assert(kSortLanes >= 1 && kSortLanes <= 64, "HZ_SORT_LANES: 1 to 64");
 }  // namespace hz
+
+// ---- idle return (issue 8; docs/boxes.md, "Idle return") ----
+namespace hz {
+// The purger takes back the cache of a thread that has not touched it for
+// half the purge delay, while that thread sleeps in a system call outside
+// the allocator (/proc/self/task/N/syscall, and no return address into our
+// code on its stack): the fast paths see empty tables until it is done, and
+// every slow path waits for it. Off: a thread's cache goes back only when it
+// flushes, exits, or honours the exhaustion sequence's flush request.
+// Only where our code is a shared object of its own (LD_PRELOAD, or linked
+// against libhakozuna.so); never under valgrind; never under ThreadSanitizer,
+// which cannot see the kernel's ordering that the protocol relies on.
+#ifndef HZ_IDLE_RETURN
+#define HZ_IDLE_RETURN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kIdleReturn = false;
+#else
+inline constexpr bool kIdleReturn = HZ_IDLE_RETURN != 0;
+#endif
+// Most bytes of a sleeping thread's stack scanned for our return addresses;
+// a deeper stack is left alone.
+inline constexpr size_t kIdleStackScanMax = size_t{8} << 20;
+}  // namespace hz

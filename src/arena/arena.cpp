@@ -503,7 +503,7 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   return meta_of(at);
 }
 
-bool free_span(RunMeta* m, bool keep_it) {
+bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms) {
   size_t page = page_of(m), n = m->npages;
   HZ_CHECK(m->state == kSpanInUse, "page heap: freeing a span not in use");
   const bool keep = keep_it && keep::on();
@@ -519,7 +519,7 @@ bool free_span(RunMeta* m, bool keep_it) {
   {
     LockGuard g(g_heap.lock);
     g_heap.in_use -= n;
-    insert_free(page, n, purge_now ? kClean : PageRange{0, static_cast<uint32_t>(n)}, os::now_ms());
+    insert_free(page, n, purge_now ? kClean : PageRange{0, static_cast<uint32_t>(n)}, os::now_ms() - idle_ms);
     // Purged already: its address space need not wait for the decay either
     // (which may not run again: no dirty memory is left to wake it).
     if (purge_now) shrink_tail(0, 0, page);

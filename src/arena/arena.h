@@ -144,7 +144,9 @@ inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
 // unless keep (a large block's span, with large keep on: arena/keep.h) keeps
 // them dirty for reuse within the bound. Returns true when such a span stays
 // dirty (only the decay returns it).
-bool free_span(RunMeta* m, bool keep = false);
+// idle_ms: the span's memory was idle this long already (its decay clock
+// starts that much earlier).
+bool free_span(RunMeta* m, bool keep = false, uint32_t idle_ms = 0);
 // Purges dirty free spans that have been idle for at least min_age_ms
 // (0: all of them); under RLIMIT_AS also unmaps such a span at the end of the
 // reservation. Returns bytes purged.

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "arena/arena.h"
+#include "budget/idle_return.h"
 #include "cache/thread_cache.h"
 #include "check/hardened.h"
 #include "options/options.h"
@@ -37,12 +38,12 @@ RunMeta* run_of(const FreeBlock* b) {
   return arena::meta_of(run_first_page(page));
 }
 
-void release_run(RunMeta* r) {
+void release_run(RunMeta* r, uint32_t idle_ms) {
   HZ_CHECK(run_remote::idle(r), "a run given back to the page heap is on a run queue");
   size_t first = arena::page_of(r);
   for (size_t i = 0; i < r->npages; ++i) g_pagemap.tags[first + i] = make_tag(kFreedClass);
   r->cls = 0;
-  arena::free_span(r);
+  arena::free_span(r, false, idle_ms);
 }
 
 // One block of a free list into its run's free list, chaining the run onto
@@ -201,12 +202,13 @@ void* purger_main(void*) {
     struct timespec ts = {static_cast<time_t>(tick / 1000), static_cast<long>(tick % 1000) * 1000000L};
     nanosleep(&ts, nullptr);
     decay_pass();
-    if (decay_pending()) continue;
+    bool held = idle::tick(os::now_ms(), g_delay_ms);
+    if (held || decay_pending()) continue;
     g_purger_idle.store(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // Pairs with the fence in wake_purger: work published before a waker saw
-    // idle == 0 is seen here.
-    if (decay_pending()) {
+    // idle == 0 is seen here. Caches filled from now on wake it (arm_wake).
+    if (decay_pending() || !idle::arm_wake()) {
       g_purger_idle.store(0, std::memory_order_relaxed);
       continue;
     }
@@ -264,7 +266,7 @@ void init_from_env() {
 
 uint32_t purge_delay_ms() { return g_delay_ms; }
 
-size_t reclaim_shard(unsigned s, bool wait) {
+size_t reclaim_shard(unsigned s, bool wait, uint32_t idle_ms) {
   Shard& sh = g_shards[s];
   if (wait) {
     shard::excl_lock(s);
@@ -291,7 +293,7 @@ size_t reclaim_shard(unsigned s, bool wait) {
         pages += r->npages;
         r->nfree = 0;
         r->free_list = nullptr;
-        release_run(r);
+        release_run(r, idle_ms);
         ++released;
       } else if (!r->partial) {
         partial_link(sh, c, r);
@@ -318,8 +320,13 @@ bool on_exhaustion(size_t pages_needed, bool patient) {
   stats::add(stats::kEmergencyFlush, 1);
   if constexpr (kHardened) hardened::flush_spans();
   ThreadCache* tc = t_cache;
-  if (tc->live) thread_flush_all(tc->real);
+  if (tc->live) {
+    idle::Busy busy(tc);
+    thread_flush_all(tc->real);
+  }
   g_flush_epoch.fetch_add(1, std::memory_order_relaxed);
+  // Sleeping threads do not honour the epoch: their caches are taken now.
+  idle::take_all_now();
   // Reclaim; if that is not enough, give the other threads a few slow paths'
   // time to honour the flush request, and reclaim again (bounded).
   for (int attempt = 0; attempt < (patient ? 5 : 1); ++attempt) {
@@ -373,7 +380,10 @@ size_t trim() {
   // shards with news are reclaimed, and reclaim sorts only what arrived since
   // its last pass: a trim costs what it returns, not what sits free.
   ThreadCache* tc = t_cache;
-  if (tc->live) remote_stash_flush(tc->real->remote);
+  if (tc->live) {
+    idle::Busy busy(tc);
+    remote_stash_flush(tc->real->remote);
+  }
   for (unsigned s = 0; s < kShards; ++s) {
     Shard& sh = g_shards[s];
     uint32_t ev = sh.events.load(std::memory_order_relaxed);

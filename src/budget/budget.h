@@ -20,9 +20,10 @@ void init_from_env();
 uint32_t purge_delay_ms();
 
 // Returns the number of runs given back to the page heap, or kBusy when
-// !wait and the shard's OwnerExcl was taken.
+// !wait and the shard's OwnerExcl was taken. idle_ms: how long the blocks
+// have been idle already (idle return), counted into the runs' decay.
 inline constexpr size_t kBusy = ~size_t{0};
-size_t reclaim_shard(unsigned shard, bool wait);
+size_t reclaim_shard(unsigned shard, bool wait, uint32_t idle_ms = 0);
 size_t reclaim_all(bool wait);
 
 // The arena could not supply pages: flush this thread, ask the others to

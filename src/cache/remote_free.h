@@ -32,9 +32,9 @@ HZ_INLINE bool keep_remote(ThreadCache* tc, FreeBlock* b, unsigned cls) {
 // or this thread is not set up.
 HZ_INLINE void free_remote(FreeBlock* b, unsigned cls, unsigned owner) {
   ThreadCache* tc = t_cache;
-  // A set-up thread, not counting, the purger running (the order in
+  // A set-up thread, not counting, not being taken back, the purger running (the order in
   // free_remote_slow matters only until it runs).
-  if (HZ_LIKELY(!kRemoteLite && tc->live && !tc->counting && owner != tc->shard &&
+  if (HZ_LIKELY(!kRemoteLite && tc->plain() && owner != tc->shard &&
                 budget::g_purger_started.load(std::memory_order_relaxed))) {
     if (keep_remote(tc, b, cls)) return;
     return remote_stash_add(tc->remote, b, cls, owner);

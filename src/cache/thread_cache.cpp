@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "budget/budget.h"
+#include "budget/idle_return.h"
 #include "cache/refill.h"
 #include "cache/remote_free.h"
 #include "check/hardened.h"
@@ -25,11 +26,10 @@
 namespace hz {
 
 // Constant-initialised: malloc can run before any constructor.
-constinit ThreadCache g_empty_cache = [] {
-  ThreadCache tc{};
-  tc.shard = kNoShard;
-  return tc;
-}();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"  // the rest: zero
+constinit ThreadCache g_empty_cache{.shard = kNoShard};
+#pragma GCC diagnostic pop
 // All zero (.bss): every size maps to its unused bin (no head) and every slot
 // reads magic 0.
 constinit BinRegion g_empty_region{};
@@ -236,6 +236,7 @@ void* alloc_refill(unsigned cls) {
       return nullptr;
     }
   }
+  idle::Busy busy(tc);
   if (HZ_UNLIKELY(tc->counting)) return stats::front_alloc(tc, cls);
   return pop_or_refill(tc, cls);
 }
@@ -273,7 +274,10 @@ void flush_bin_of(ThreadCache* tc, Bin* bin) {
 
 }  // namespace
 
-void flush_bin(Bin* b) { flush_bin_of(t_cache, b); }
+void flush_bin(Bin* b) {
+  idle::Busy busy(t_cache);
+  flush_bin_of(t_cache, b);
+}
 
 // The cases of a remote free that free_remote() leaves: a thread not set up (its
 // first call, or after its teardown), a counting front, the purger not yet
@@ -289,6 +293,7 @@ void free_remote_slow(FreeBlock* b, unsigned cls, unsigned owner) {
       return remote_push_one(b, cls, owner);
     }
   }
+  idle::Busy busy(tc);
   if (HZ_UNLIKELY(tc->counting)) stats::front_free(tc, b, cls, owner);
   ThreadCache* real = tc->real;
   if (owner == real->shard) {  // a first free, or a counting front
@@ -403,6 +408,7 @@ ThreadCache* thread_setup() {
   t_bins = reinterpret_cast<char*>(front->counting ? &g_empty_region : tc->region);
   t_sizes = front->counting ? &g_empty_tables : &tc->region->tables;
   t_dead = 0;
+  if (!front->counting) idle::attach(front);
   maybe_sweep();
   stats::add(stats::kThreadInit, 1);
   pthread_setspecific(g_key, front);  // may allocate; t_cache is already set
@@ -430,6 +436,7 @@ namespace {
 // Gives back everything a thread's cache holds, and the cache itself. Runs on
 // the thread itself (teardown) or, for a thread that is gone, on another.
 void release_cache(ThreadCache* front) {
+  idle::detach(front);  // a gone thread's: no attempt may be under way
   ThreadCache* tc = front->real;
   thread_flush_all(tc);
   // The last thread of a shard sorts what it leaves back into runs, so that
@@ -471,6 +478,9 @@ unsigned sweep_gone_threads() {
 }  // namespace
 
 void thread_teardown(ThreadCache* front) {
+  // First: an attempt to take the cache ends before the TLS it restores is
+  // cleared, and none starts after.
+  idle::detach(front);
   if constexpr (kHardened) hardened::flush_quarantine();
   if (HZ_UNLIKELY(front->counting)) stats::front_exit();
   t_cache = &g_empty_cache;
@@ -482,6 +492,14 @@ void thread_teardown(ThreadCache* front) {
 }
 
 unsigned live_thread_count() { return g_live_threads.load(std::memory_order_relaxed); }
+
+unsigned collect_live(ThreadCache** out, unsigned max, bool (*pick)(ThreadCache*, void*), void* arg) {
+  LockGuard g(g_pool_lock);
+  unsigned n = 0;
+  for (ThreadCache* tc = g_live; tc && n < max; tc = tc->next_live)
+    if (pick(tc, arg)) out[n++] = tc;
+  return n;
+}
 
 void live_thread_stats(uint64_t out[3]) {
   LockGuard g(g_pool_lock);
@@ -507,6 +525,7 @@ constinit bool g_fork_locked = false;
 void fork_prepare() {
   g_fork_locked = !__libc_single_threaded;
   if (!g_fork_locked) return;
+  idle::fork_prepare();  // before the pool lock: an attempt holds both
   g_orphan_lock.lock();
   g_init_lock.lock();
   shard::lock_all();
@@ -521,10 +540,12 @@ void fork_parent() {
   shard::unlock_all();
   g_init_lock.unlock();
   g_orphan_lock.unlock();
+  idle::fork_parent();
 }
 
 void fork_child() {
   if (!g_fork_locked) return;
+  idle::fork_child();
   g_orphan_lock.reset();
   arena::reset_lock();
   g_pool_lock.reset();

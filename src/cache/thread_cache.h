@@ -8,6 +8,7 @@
 #include "arena/arena.h"
 #include "remote/remote_stash.h"
 #include "remote/spill.h"
+#include "budget/idle_state.h"
 #include "size_class/size_class.h"
 
 namespace hz {
@@ -64,6 +65,9 @@ struct ThreadCache {
   uint8_t counting;  // a counting front: the fast paths see the empty region,
                      // so every malloc and free lands in a slow path, which
                      // counts it and works on *real
+  uint8_t idle;      // idle return's flags (budget/idle_return.h), set by the
+                     // purger: every slow path that finds one calls idle::on_flag()
+  uint8_t zero_;     // 0: plain() reads live..zero_ as one word
   ThreadCache* real; // the cache that holds this thread's blocks (self, or
                      // behind a counting front)
   RemoteStash remote;
@@ -75,7 +79,18 @@ struct ThreadCache {
   uint64_t n_alloc, n_free, n_remote;  // counting fronts only
   ThreadCache* next_live;
   ThreadCache* prev_live;
+  uint8_t busy;          // the owner is in a slow path that works on this cache (idle::Busy)
+  IdleState idle_state;  // the purger's side of idle return, behind its lock
+  // A set-up thread, neither counting nor being taken back: its slow paths
+  // may work on its cache directly. One compare.
+  bool plain() const {
+    uint32_t m;
+    __builtin_memcpy(&m, &live, sizeof m);
+    return m == 1;
+  }
 };
+static_assert(offsetof(ThreadCache, counting) == offsetof(ThreadCache, live) + 1 &&
+              offsetof(ThreadCache, zero_) == offsetof(ThreadCache, live) + 3, "plain() reads the four flags as one word");
 
 HZ_INLINE Bin* bin_at(char* region, uint32_t offset) { return reinterpret_cast<Bin*>(region + offset); }
 HZ_INLINE unsigned class_of_bin(const ThreadCache* tc, const Bin* b) { return static_cast<unsigned>(b - tc->bins); }
@@ -116,6 +131,9 @@ void thread_teardown(ThreadCache* tc);
 // Gives everything this thread caches back to central and owners.
 void thread_flush_all(ThreadCache* tc);
 void fold_thread_stats(ThreadCache* tc);
+// Under the lock of the live list: pick(tc, arg) for each live cache, until
+// max of them returned true; those are stored in out. Returns their number.
+unsigned collect_live(ThreadCache** out, unsigned max, bool (*pick)(ThreadCache*, void*), void* arg);
 void fork_prepare();
 void fork_parent();
 void fork_child();

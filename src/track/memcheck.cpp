@@ -15,6 +15,7 @@ constexpr uintptr_t kFreeLike = 0x1302;
 constexpr uintptr_t kMemcheckBase = uintptr_t{'M'} << 24 | uintptr_t{'C'} << 16;
 constexpr uintptr_t kMakeMemDefined = kMemcheckBase + 2;
 constexpr uintptr_t kGetVbits = kMemcheckBase + 8;
+constexpr uintptr_t kRunningOnValgrind = 0x1001;
 
 // The words of a free block the allocator reads and writes (arena.h:
 // FreeBlock's link and free key, then the batch header), and the free key's
@@ -57,6 +58,8 @@ void init() {
   char byte = 0, vbits = 0;
   g_active = request(0, kGetVbits, addr(&byte), addr(&vbits), 1) == 1;
 }
+
+bool under_valgrind() { return request(0, kRunningOnValgrind, 0) != 0; }
 
 void on_alloc(void* p, size_t size) {
   if (!g_active) return;

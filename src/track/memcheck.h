@@ -19,6 +19,8 @@ inline bool active() { return g_active; }
 // Probes for memcheck (one request that only memcheck answers); first call
 // only.
 void init();
+// Any valgrind tool runs this process (RUNNING_ON_VALGRIND).
+bool under_valgrind();
 // A small block handed out: memcheck tracks it from now on, its bytes
 // undefined except the word hakozuna cleared at hand-out (its free key, which
 // free() reads), defined.

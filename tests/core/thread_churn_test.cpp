@@ -80,7 +80,9 @@ TEST(ThreadLife, ARecycledCacheStartsEmptyAndLosesNothing) {
     void* p = hz_malloc(32);  // sets the thread up
     // A copy first: a failed EXPECT allocates, and would change what it reads.
     hz::ThreadCache* tc = hz::t_cache;
-    const hz::ThreadCache real = *tc->real;
+    alignas(hz::ThreadCache) unsigned char copy[sizeof(hz::ThreadCache)];
+    memcpy(copy, static_cast<const void*>(tc->real), sizeof copy);
+    const hz::ThreadCache& real = *reinterpret_cast<const hz::ThreadCache*>(copy);
     EXPECT_EQ(tc, first) << "the pool should hand back the storage the last thread released";
     EXPECT_EQ(real.remote.pending, 0u);
     EXPECT_EQ(real.remote.pending_bytes, 0u);
