@@ -233,6 +233,11 @@ bool attempt(ThreadCache* tc, uint32_t idle_ms) {
   IdleState& st = tc->idle_state;
   int tid = __atomic_load_n(&tc->tid, __ATOMIC_RELAXED);
   if (tid <= 0 || tid == static_cast<int>(gettid())) return false;
+  // The owner's TLS still names this cache (a thread that left without its
+  // teardown, by a raw exit, may have had its TLS reused by another).
+  if (__atomic_load_n(st.sizes, __ATOMIC_RELAXED) != &tc->region->tables ||
+      __atomic_load_n(st.bins, __ATOMIC_RELAXED) != reinterpret_cast<char*>(tc->region))
+    return false;
   __atomic_fetch_or(&tc->idle, kStopped, __ATOMIC_SEQ_CST);
   __atomic_store_n(st.sizes, &g_empty_tables, __ATOMIC_RELAXED);
   __atomic_store_n(st.bins, reinterpret_cast<char*>(&g_empty_region), __ATOMIC_RELAXED);
