@@ -290,6 +290,17 @@ namespace hz {
 #define HZ_TC_RECYCLE 1
 #endif
 inline constexpr bool kTcRecycle = HZ_TC_RECYCLE != 0;
+// A thread set-up takes its shard first, then, from the first few pooled
+// caches, one last used on that same shard: its region's size tables (1025
+// pointers) and its bins' constants (key, class, magic) are then still right,
+// and neither is written again; only the counts are reset. Off: the pool's
+// head, tables filled and bins zeroed and set at every set-up.
+#ifndef HZ_TC_KEEP_TABLES
+#define HZ_TC_KEEP_TABLES 1
+#endif
+inline constexpr bool kTcKeepTables = HZ_TC_KEEP_TABLES != 0;
+// How many pooled caches a set-up looks at for one of its shard.
+inline constexpr unsigned kTcKeepScan = 8;
 // The test for caches of gone threads (one read of /proc/self/status) runs
 // at every 16th thread set-up while it finds some; each test that finds none
 // doubles the interval, up to this. 16: every 16th set-up, always.

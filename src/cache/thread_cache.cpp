@@ -60,7 +60,8 @@ constinit std::atomic<unsigned> g_live_threads{0};
 
 // A cache and its bin region are one unit, the region first (page-aligned).
 // Only the region's tables (rewritten whole by init_bins()) and its owner's
-// bins are ever written: reuse zeroes those bins, and a dirty chunk has the
+// bins are ever written: reuse zeroes those bins (unless it keeps them and the
+// tables, on the same shard: HZ_TC_KEEP_TABLES), and a dirty chunk has the
 // other owners' room purged rather than written.
 constexpr size_t kRegionBytes = (sizeof(BinRegion) + 63) & ~size_t{63};
 constexpr size_t kUnit = (kRegionBytes + sizeof(ThreadCache) + kPageSize - 1) & ~(kPageSize - 1);
@@ -105,13 +106,33 @@ void recycle(ThreadCache* tc) {
   memset(static_cast<void*>(&r->none), 0, sizeof r->none);  // as zero_cache()
 }
 
-ThreadCache* tc_alloc() {
+// want: the shard the cache is for (kNoShard: a counting front). *kept tells
+// whether its region's tables and bins were left as its last thread on that
+// shard had them (HZ_TC_KEEP_TABLES): then init_bins() need not write them.
+ThreadCache* tc_alloc(unsigned want, bool* kept) {
+  *kept = false;
   LockGuard g(g_pool_lock);
   ThreadCache* tc = g_pool;
   if (tc) {
-    g_pool = tc->next_live;
+    ThreadCache** link = &g_pool;
+    if constexpr (kTcKeepTables) {
+      if (want < kShards) {
+        ThreadCache** l = &g_pool;
+        for (unsigned i = 0; *l && i < kTcKeepScan; ++i, l = &(*l)->next_live)
+          if ((*l)->shard == want) {
+            link = l;
+            break;
+          }
+        tc = *link;
+      }
+    }
+    *link = tc->next_live;
     BinRegion* r = tc->region;
-    if (tc->shard < kShards) memset(static_cast<void*>(r->by_owner[tc->shard]), 0, sizeof r->by_owner[0]);
+    // Teardown (thread_flush_all) left every bin of its shard empty with its
+    // constants in place. Another shard: they are zeroed, so that a free of a
+    // block of the old shard reads magic 0 there and takes the slow path.
+    *kept = kTcKeepTables && want < kShards && tc->shard == want;
+    if (!*kept && tc->shard < kShards) memset(static_cast<void*>(r->by_owner[tc->shard]), 0, sizeof r->by_owner[0]);
     if constexpr (kTcRecycle) recycle(tc);
     else zero_cache(tc, r, false);  // fresh chunks are zero already: left untouched
   } else {
@@ -138,6 +159,7 @@ ThreadCache* tc_alloc() {
     g_chunk += kUnit;
     g_chunk_left -= kUnit;
   }
+  tc->shard = kNoShard;  // until init_bins(): pooled again before it, it is not "kept"
   tc->next_live = g_live;
   if (g_live) g_live->prev_live = tc;
   g_live = tc;
@@ -167,10 +189,23 @@ void key_destructor(void* p) {
 
 // The thread's bins at its shard's place in its region, and the region's
 // tables pointing at them.
-void init_bins(ThreadCache* tc, unsigned shard) {
+void init_bins(ThreadCache* tc, unsigned shard, bool kept) {
   BinRegion* r = tc->region;
   tc->shard = shard;
   tc->bins = r->by_owner[shard];
+  if (kept) {
+    if constexpr (kDebugChecks) {
+      for (unsigned c = 1; c < kNumClasses; ++c) {
+        const Bin& b = tc->bins[c];
+        HZ_CHECK(b.head == nullptr && b.room == static_cast<int32_t>(b.max), "a kept bin holds blocks");
+        HZ_CHECK(b.key == kTables.key[c] && b.cls == c && b.magic == kDivMagic[c], "a kept bin lost its constants");
+        HZ_CHECK(r->tables.by_class[c] == &b, "a kept class table points elsewhere");
+      }
+      for (size_t i = 0; i <= kLookupMax / kSizeTableStep; ++i)
+        HZ_CHECK(r->tables.by_size[i] == &tc->bins[kClassLookup[(i * kSizeTableStep + 15) >> 4]], "a kept size table points elsewhere");
+    }
+    return;
+  }
   for (unsigned c = 1; c < kNumClasses; ++c) {
     tc->bins[c].key = kTables.key[c];
     tc->bins[c].cls = c;
@@ -178,13 +213,20 @@ void init_bins(ThreadCache* tc, unsigned shard) {
     r->tables.by_class[c] = &tc->bins[c];
   }
   // Each class's run of size indices in turn (a plain fill, where a lookup
-  // per index cost 10 instructions each: 10 000 per thread set-up).
-  for (unsigned c = 1, i = 0; i <= kLookupMax / kSizeTableStep; ++c)
-    for (; i <= kLookupMax / kSizeTableStep && i * kSizeTableStep <= kClasses[c].size; ++i) r->tables.by_size[i] = &tc->bins[c];
+  // per index cost 10 instructions each: 10 000 per thread set-up), its end
+  // computed once per class so that the inner loop is a bare store loop
+  // (vectorised: ~1 000 instructions for the 1025 entries, where the bound
+  // tested at every index cost 8 000).
+  constexpr size_t kLast = kLookupMax / kSizeTableStep;
+  for (size_t c = 1, i = 0; i <= kLast; ++c) {
+    const size_t end = kClasses[c].size / kSizeTableStep < kLast ? kClasses[c].size / kSizeTableStep : kLast;
+    Bin* const b = &tc->bins[c];
+    for (; i <= end; ++i) r->tables.by_size[i] = b;
+  }
 }
 
-void init_cache(ThreadCache* tc) {
-  init_bins(tc, shard::acquire());
+void init_cache(ThreadCache* tc, unsigned shard, bool kept) {
+  init_bins(tc, shard, kept);
   tc->real = tc;
   // Slow start: a new thread's bins begin small and double at each refill or
   // overflow, so a short-lived thread (or process) touches a few blocks per
@@ -207,12 +249,15 @@ constinit ThreadCache* g_orphan = nullptr;
 HZ_NOINLINE void* alloc_after_teardown(unsigned cls) {
   LockGuard g(g_orphan_lock);
   if (!g_orphan) {
-    ThreadCache* tc = tc_alloc();
+    unsigned shard = shard::acquire();
+    bool kept;
+    ThreadCache* tc = tc_alloc(shard, &kept);
     if (!tc) {
+      shard::release(shard);
       errno = ENOMEM;
       return nullptr;
     }
-    init_cache(tc);
+    init_cache(tc, shard, kept);
     g_orphan = tc;
   }
   g_orphan->n_alloc += stats::counting();
@@ -385,14 +430,21 @@ ThreadCache* thread_setup() {
   // The first process init may itself allocate (pthread_atfork) and so set
   // this thread up already.
   if (t_cache->live) return t_cache;
-  ThreadCache* tc = tc_alloc();
-  if (!tc) return nullptr;
+  // The shard first: the pool may hold a cache last used on it.
+  unsigned shard = shard::acquire();
+  bool kept;
+  ThreadCache* tc = tc_alloc(stats::counting() ? kNoShard : shard, &kept);
+  if (!tc) {
+    shard::release(shard);
+    return nullptr;
+  }
   ThreadCache* front = tc;
   if (stats::counting()) {
     // The front the fast paths see: empty bins, no shard. The blocks live in
     // the real cache behind it.
-    tc = tc_alloc();
+    tc = tc_alloc(shard, &kept);
     if (!tc) {
+      shard::release(shard);
       tc_free(front);
       return nullptr;
     }
@@ -401,7 +453,7 @@ ThreadCache* thread_setup() {
     front->live = 1;
     front->real = tc;
   }
-  init_cache(tc);
+  init_cache(tc, shard, kept);
   __atomic_store_n(&front->tid, static_cast<int>(gettid()), __ATOMIC_RELAXED);
   g_live_threads.fetch_add(1, std::memory_order_relaxed);
   t_cache = front;

@@ -1,5 +1,6 @@
 // Thread churn (docs/boxes.md, "Thread churn"): a thread cache recycled from
-// the pool starts as empty as a fresh one and loses no block; caches of
+// the pool starts as empty as a fresh one, loses no block and maps every size
+// to its own bin (kept tables, HZ_TC_KEEP_TABLES); caches of
 // threads gone without teardown are still swept when the sweep's interval has
 // grown long (HZ_SWEEP_GAP_MAX).
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 
 #include "cache/thread_cache.h"
 #include "config.h"
+#include "stats/stats.h"
 #include "hakozuna.h"
 
 namespace {
@@ -139,6 +141,79 @@ TEST(ThreadLife, ShortThreadsAtOnceHandBlocksOn) {
       hz_free(b.p);
     }
   EXPECT_EQ(hz::live_thread_count(), live_before) << "caches of exited threads were not released";
+}
+
+// Kept tables (HZ_TC_KEEP_TABLES): a recycled cache that comes back on the
+// shard it last had keeps its size tables and bins' constants. Rounds of 1 to
+// 5 threads, so that caches come back on their shard and on others: in each
+// thread every size must map to its own class's bin in this thread's bins,
+// every block be of its size's class, and a freed block be handed out again
+// by the same thread.
+struct Sizes {
+  bool ok = true;
+  char what[160] = {};
+};
+
+void check_sizes(Sizes* out) {
+  auto fail = [out](const char* why, size_t size, const void* p) {
+    if (out->ok) snprintf(out->what, sizeof out->what, "%s: size %zu, block %p", why, size, p);
+    out->ok = false;
+  };
+  for (size_t size = 1; size <= hz::kMaxSmallSize && out->ok; size += size < 1100 ? 1 : size < 40000 ? 37 : 4099) {
+    void* p = hz_malloc(size);
+    if (!p) return fail("out of memory", size, p);
+    static_cast<unsigned char*>(p)[size - 1] = 1;
+    const unsigned cls = hz::class_of(size);
+    hz::ThreadCache* tc = hz::t_cache;
+    if (!tc->counting) {
+      hz::Bin* want = &tc->bins[cls];
+      hz::Bin* got = size <= hz::kLookupMax ? hz::t_sizes->by_size[hz::size_index(size)] : hz::t_sizes->by_class[cls];
+      if (got != want) fail("the size table maps to another bin", size, p);
+      if (want->cls != cls || want->key != hz::kTables.key[cls] || want->magic != hz::kDivMagic[cls])
+        fail("the bin's constants are not its class's", size, p);
+      if (reinterpret_cast<char*>(tc->bins) != hz::t_bins + offsetof(hz::BinRegion, by_owner) + tc->shard * hz::kBinStride)
+        fail("the bins are not at the thread's shard", size, p);
+    }
+    size_t usable = hz_usable_size(p);
+    if (hz::kHardened ? usable < size : usable != hz::kClasses[cls].size) fail("a block of another class", size, p);
+    hz_free(p);
+    void* q = hz_malloc(size);
+    if (!hz::kHardened && q != p) fail("a freed block was not handed out again", size, q);  // hardened: quarantined
+    hz_free(q);
+  }
+}
+
+TEST(ThreadLife, RecycledCachesMapEverySizeToItsOwnBin) {
+  hz_free(hz_malloc(16));  // this thread's cache and shard first
+  std::vector<Sizes> results;
+  unsigned same = 0, total = 0;  // threads that got back their cache's last shard
+  std::vector<std::pair<hz::ThreadCache*, unsigned>> last;  // cache -> shard it had
+  for (int round = 0; round < 120; ++round) {
+    const int width = 1 + (round * 7) % 5;
+    std::vector<Sizes> res(width);
+    std::vector<std::pair<hz::ThreadCache*, unsigned>> got(width);
+    std::vector<std::thread> ts;
+    for (int w = 0; w < width; ++w)
+      ts.emplace_back([&, w] {
+        check_sizes(&res[w]);
+        got[w] = {hz::t_cache->real, hz::t_cache->real->shard};
+      });
+    for (auto& t : ts) t.join();
+    for (int w = 0; w < width; ++w) {
+      ASSERT_TRUE(res[w].ok) << "round " << round << ", thread " << w << ": " << res[w].what;
+      ++total;
+      for (auto& [tc, shard] : last)
+        if (tc == got[w].first) same += shard == got[w].second;
+    }
+    for (auto& g : got) {
+      bool found = false;
+      for (auto& l : last)
+        if (l.first == g.first) l.second = g.second, found = true;
+      if (!found) last.push_back(g);
+    }
+  }
+  printf("%u of %u threads got back a cache on the shard it last had\n", same, total);
+  if (hz::kTcKeepTables && !hz::stats::counting()) EXPECT_GT(same, total / 2) << "the test does not reach kept tables";
 }
 
 // The thread's first allocation comes in the last round of pthread key
