@@ -1,5 +1,6 @@
 #include "budget/budget.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <linux/futex.h>
@@ -29,7 +30,8 @@ namespace {
 
 constinit uint32_t g_delay_ms = kPurgeDelayMsDefault;
 constinit bool g_background = true;
-constinit std::atomic<uint32_t> g_purger_retry_ms{0};  // no new attempt before this
+constinit std::atomic<uint32_t> g_purger_retry_ms{0};  // after a failure, no new attempt before this
+constinit std::atomic<bool> g_purger_failed{false};
 constinit std::atomic<uint32_t> g_next_decay_ms{0};
 constinit SpinLock g_decay_lock;
 
@@ -197,18 +199,31 @@ constinit std::atomic<uint32_t> g_purger_idle{0};
 
 void* purger_main(void*) {
   pthread_setname_np(pthread_self(), "hz-purge");
+  bool armed = false;
   for (;;) {
     uint32_t tick = g_delay_ms / 4 ? g_delay_ms / 4 : 1;
     struct timespec ts = {static_cast<time_t>(tick / 1000), static_cast<long>(tick % 1000) * 1000000L};
     nanosleep(&ts, nullptr);
     decay_pass();
     bool held = idle::tick(os::now_ms(), g_delay_ms);
-    if (held || decay_pending()) continue;
+    if (held || decay_pending()) {
+      armed = false;
+      continue;
+    }
+    // Nothing to do: every cache is asked to wake the purger, and it looks
+    // once more a tick later (a cache filled just before the flag was set is
+    // seen by then), under the idle flag.
+    if (!armed) {
+      idle::arm_wake();
+      armed = true;
+      continue;
+    }
+    armed = false;
     g_purger_idle.store(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // Pairs with the fence in wake_purger: work published before a waker saw
-    // idle == 0 is seen here. Caches filled from now on wake it (arm_wake).
-    if (decay_pending() || !idle::arm_wake()) {
+    // idle == 0 is seen here.
+    if (decay_pending() || idle::holds_any()) {
       g_purger_idle.store(0, std::memory_order_relaxed);
       continue;
     }
@@ -235,24 +250,34 @@ void ensure_purger(bool any_process = false) {
   // After a failed pthread_create (EAGAIN under a thread limit), retry a
   // second later, not at every free.
   uint32_t now = os::now_ms();
-  if (static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0) return;
+  if (g_purger_failed.load(std::memory_order_relaxed) &&
+      static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0)
+    return;
   if (g_purger_started.exchange(true)) return;
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  // The program's signals are not ours: a program that blocks a signal in
-  // its threads and sigwaits for it must never see it land here.
-  sigset_t all;
-  sigfillset(&all);
-  pthread_attr_setsigmask_np(&attr, &all);
-  bool created = pthread_create(&t, &attr, purger_main, nullptr) == 0;
-  // Frees the sigmask's storage through us: g_purger_started must still be
-  // set then, or that free would try to start the purger again, recursively.
-  pthread_attr_destroy(&attr);
+  // A small stack first; glibc carves the static TLS from it, so a program
+  // with a lot of it (EINVAL) gets a thread of the default size instead.
+  bool created = false;
+  for (size_t stack : {size_t{64} << 10, size_t{0}}) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (stack) pthread_attr_setstacksize(&attr, stack);
+    // The program's signals are not ours: a program that blocks a signal in
+    // its threads and sigwaits for it must never see it land here.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_attr_setsigmask_np(&attr, &all);
+    int err = pthread_create(&t, &attr, purger_main, nullptr);
+    // Frees the sigmask's storage through us: g_purger_started must still be
+    // set then, or that free would try to start the purger again, recursively.
+    pthread_attr_destroy(&attr);
+    created = err == 0;
+    if (err != EINVAL) break;
+  }
   if (!created) {
     g_purger_retry_ms.store(now + 1000, std::memory_order_relaxed);
+    g_purger_failed.store(true, std::memory_order_relaxed);
     g_purger_started.store(false);
   }
 }

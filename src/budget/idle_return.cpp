@@ -1,17 +1,22 @@
 #include "budget/idle_return.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
-#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "budget/budget.h"
+#include "options/options.h"
+#include "os/os.h"
 #include "stats/stats.h"
 #include "track/memcheck.h"
+
+// Every system call here is a raw one: libc's open(), read() and nanosleep()
+// are cancellation points (a pthread_cancel acted on inside malloc leaves
+// locks held for good), and a program may interpose them (an open() that
+// takes a lock the sleeping owner holds would deadlock against it).
 
 namespace hz::idle {
 namespace {
@@ -20,6 +25,7 @@ constinit SpinLock g_lock;       // one attempt at a time: the scan buffer, the 
 constinit int g_enabled = -1;    // -1: not yet decided
 constinit uintptr_t g_text_lo = 0, g_text_len = 0;  // our executable segment
 constinit uint32_t g_tick = 0;
+constinit long g_mem = -1;       // /proc/self/mem during a pass (opened per pass: a fork child's is its own)
 alignas(8) constinit char g_scan[16384];
 
 // ---- is our code an object of its own? ----
@@ -43,17 +49,12 @@ int find_text(dl_phdr_info* info, size_t, void* self) {
 
 bool decide() {
   if constexpr (!kIdleReturn) return false;
-  if (track::under_valgrind()) return false;  // its threads sleep in its own code
+  if (!options::get().idle_return || track::under_valgrind()) return false;  // valgrind: its threads sleep in its own code
   dl_iterate_phdr(find_text, reinterpret_cast<void*>(&on_flag));
   if (g_text_len == 0) return false;
   // The kernel must tell a sleeping thread's system call (CONFIG_HAVE_ARCH_TRACEHOOK).
-  char path[64] = "/proc/thread-self/syscall";
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  close(fd);
-  // arm_wake's asymmetric fence; without it, a plain full barrier there.
-  syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
-  return true;
+  char buf[256];
+  return os::read_proc("/proc/thread-self/syscall", buf, sizeof buf) != 0;
 }
 
 bool enabled() {
@@ -63,7 +64,7 @@ bool enabled() {
 
 bool ours(uintptr_t a) { return a - g_text_lo < g_text_len; }
 
-// ---- step 2: the owner sleeps outside our code ----
+// ---- reading /proc ----
 
 char* put_uint(char* p, unsigned v) {
   char tmp[12];
@@ -71,6 +72,16 @@ char* put_uint(char* p, unsigned v) {
   do tmp[n++] = static_cast<char>('0' + v % 10); while (v /= 10);
   while (n) *p++ = tmp[--n];
   return p;
+}
+
+// /proc/self/task/<tid>/<leaf> read into buf.
+size_t read_task(int tid, const char* leaf, char* buf, size_t cap) {
+  char path[64] = "/proc/self/task/";
+  char* p = put_uint(path + 16, static_cast<unsigned>(tid));
+  *p++ = '/';
+  while (*leaf) *p++ = *leaf++;
+  *p = 0;
+  return os::read_proc(path, buf, cap);
 }
 
 // The next whitespace-separated field of *p as a number (base 10, or 16 after 0x).
@@ -91,20 +102,52 @@ bool field(const char*& p, uintptr_t* v) {
   return *p == ' ' || *p == '\n' || *p == 0;
 }
 
+// The signals a thread blocks now (SigBlk in its status); all of them if unknown.
+uint64_t blocked_signals(int tid) {
+  char buf[2048];
+  if (!read_task(tid, "status", buf, sizeof buf)) return ~uint64_t{0};
+  const char* p = buf;
+  for (; *p; ++p)
+    if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k' && p[6] == ':') break;
+  if (!*p) return ~uint64_t{0};
+  p += 7;
+  while (*p == ' ' || *p == '\t') ++p;
+  uint64_t v = 0;
+  for (;; ++p) {
+    if (*p >= '0' && *p <= '9') v = v * 16 + static_cast<uint64_t>(*p - '0');
+    else if (*p >= 'a' && *p <= 'f') v = v * 16 + static_cast<uint64_t>(*p - 'a' + 10);
+    else break;
+  }
+  return v;
+}
+
+// n bytes of this process at a into buf, through /proc/self/mem: an address
+// not mapped (a wrong guess of a stack's extent, a dead thread's TLS) is a
+// failed read, never a fault; and no process_vm_readv, which sandboxes forbid.
+bool peek(uintptr_t a, void* buf, size_t n) {
+  return g_mem >= 0 && syscall(SYS_pread64, g_mem, buf, n, static_cast<off_t>(a)) == static_cast<long>(n);
+}
+
+// ---- step 2: the owner sleeps outside our code ----
+
 // The restorers of the handlers installed now (glibc's __restore_rt, and any
 // a runtime installs by itself): the first word of every signal frame on a
-// stack (x86-64 rt_sigframe: the restorer, then the ucontext).
+// stack (x86-64 rt_sigframe: the restorer, the ucontext, the siginfo).
 constexpr unsigned kRestorersMax = 8;
 constinit uintptr_t g_restorers[kRestorersMax];
 constinit unsigned g_nrestorers = 0;
+constinit bool g_nodefer = false;  // some handler runs with its signal unblocked
 
 void find_restorers() {
   struct {
     uintptr_t handler, flags, restorer, mask;
   } k;
+  constexpr uintptr_t kNoDefer = 0x40000000;
   g_nrestorers = 0;
+  g_nodefer = false;
   for (int sig = 1; sig < 65; ++sig) {
     if (syscall(SYS_rt_sigaction, sig, nullptr, &k, 8) != 0 || k.handler <= 1 || !k.restorer) continue;
+    g_nodefer |= (k.flags & kNoDefer) != 0;
     bool known = false;
     for (unsigned i = 0; i < g_nrestorers; ++i) known |= g_restorers[i] == k.restorer;
     if (!known && g_nrestorers < kRestorersMax) g_restorers[g_nrestorers++] = k.restorer;
@@ -117,34 +160,40 @@ bool restorer(uintptr_t w) {
   return false;
 }
 
-// The word at a of a sleeping thread's memory; false if unreadable. Read
-// through the kernel: a wrong guess of a stack's extent is a failed read,
-// never a fault.
-bool peek(uintptr_t a, void* buf, size_t n) {
-  iovec local{buf, n}, remote{reinterpret_cast<void*>(a), n};
-  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
-}
-
-// Offset of the interrupted rip in a signal frame: after the restorer, the
-// ucontext's flags, link and stack (8 + 8 + 24), then r8..r15, rdi, rsi, rbp,
-// rbx, rdx, rax, rcx, rsp (16 registers).
+// In a signal frame: the interrupted rip (after the restorer, the
+// ucontext's flags, link and stack, then r8..r15, rdi, rsi, rbp, rbx, rdx,
+// rax, rcx, rsp), and the signal mask to restore (after the 256-byte
+// mcontext).
 constexpr size_t kFrameRip = 8 + 8 + 8 + 24 + 16 * 8;
+constexpr size_t kFrameMask = 8 + 8 + 8 + 24 + 256;
 
-// The stack of a sleeping thread, from sp up to top, holds no signal frame
-// whose handler interrupted our code (a malloc or free half done, its
-// handler asleep in a system call). A stale frame (a word that merely equals
-// a restorer) only makes this refuse.
-bool no_frame_in_our_code(uintptr_t sp, uintptr_t top) {
+// The stack of a sleeping thread, from sp up to top, holds no live signal
+// frame whose handler interrupted our code (a malloc half done, its handler
+// asleep in a system call). A handler runs with its signal blocked on top of
+// the mask it will restore (unless SA_NODEFER): a frame whose saved mask is
+// the thread's mask now is dead, left in a buffer the stack reuses, and does
+// not count. (A handler that unblocks its own signal and then sleeps, having
+// interrupted a malloc, would be taken for dead: HAKOZUNA_IDLE_RETURN=0.)
+bool no_frame_in_our_code(int tid, uintptr_t sp, uintptr_t top) {
   if (top == 0 || sp >= top || top - sp > kIdleStackScanMax) return false;
   if (g_nrestorers == 0) return true;  // no handler: no signal frame
+  uint64_t blocked = 0;
+  bool read_mask = false;
   for (uintptr_t at = sp & ~uintptr_t{7}; at < top;) {
     size_t n = top - at < sizeof g_scan ? top - at : sizeof g_scan;
     if (!peek(at, g_scan, n)) return false;
     const uintptr_t* w = reinterpret_cast<const uintptr_t*>(g_scan);
     for (size_t i = 0; i < n / sizeof(uintptr_t); ++i) {
       if (!restorer(w[i])) continue;
-      uintptr_t rip;
-      if (!peek(at + i * sizeof(uintptr_t) + kFrameRip, &rip, sizeof rip) || ours(rip)) return false;
+      uintptr_t frame = at + i * sizeof(uintptr_t), rip;
+      uint64_t saved;
+      if (!peek(frame + kFrameRip, &rip, sizeof rip) || !peek(frame + kFrameMask, &saved, sizeof saved)) return false;
+      if (!ours(rip)) continue;
+      if (!read_mask) {
+        blocked = blocked_signals(tid);
+        read_mask = true;
+      }
+      if (g_nodefer || saved != blocked) return false;  // live, or maybe
     }
     at += n;
   }
@@ -152,19 +201,11 @@ bool no_frame_in_our_code(uintptr_t sp, uintptr_t top) {
 }
 
 bool sleeps_outside(int tid, uintptr_t top) {
-  char path[64] = "/proc/self/task/";
-  char* p = put_uint(path + 16, static_cast<unsigned>(tid));
-  const char kTail[] = "/syscall";
-  for (char c : kTail) *p++ = c;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   char buf[256];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
-  // "running", or "-1 sp pc" (asleep but not in a system call: a page fault)
-  // fail here; a system call reads "nr arg1 .. arg6 sp pc".
+  if (!read_task(tid, "syscall", buf, sizeof buf)) return false;
+  // "running", or "-1 sp pc" (asleep but not in a system call) fail here; a
+  // system call reads "nr arg1 .. arg6 sp pc". A page fault reads as one
+  // (its error code where nr is) with the faulting pc: ours if it was ours.
   const char* q = buf;
   uintptr_t v[9];
   for (uintptr_t& x : v)
@@ -173,7 +214,7 @@ bool sleeps_outside(int tid, uintptr_t top) {
   // A thread that waits for a vfork child: the child runs on its stack and
   // TLS (and may, against the rules, call malloc) until it execs or exits.
   if (nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3) return false;
-  return !ours(pc) && no_frame_in_our_code(sp, top);
+  return !ours(pc) && no_frame_in_our_code(tid, sp, top);
 }
 
 constexpr uintptr_t kMainStack = 1;  // IdleState::stack_top of the main thread, until read
@@ -181,13 +222,9 @@ constexpr uintptr_t kMainStack = 1;  // IdleState::stack_top of the main thread,
 // The main thread's stack top: /proc/self/stat's startstack (field 28; the
 // fields after the command's closing parenthesis start at field 3).
 uintptr_t main_stack_top() {
-  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
   char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  size_t n = os::read_proc("/proc/self/stat", buf, sizeof buf);
+  if (!n) return 0;
   const char* p = buf + n;
   while (p > buf && *p != ')') --p;
   if (*p != ')') return 0;
@@ -233,10 +270,20 @@ bool attempt(ThreadCache* tc, uint32_t idle_ms) {
   IdleState& st = tc->idle_state;
   int tid = __atomic_load_n(&tc->tid, __ATOMIC_RELAXED);
   if (tid <= 0 || tid == static_cast<int>(gettid())) return false;
-  // The owner's TLS still names this cache (a thread that left without its
-  // teardown, by a raw exit, may have had its TLS reused by another).
-  if (__atomic_load_n(st.sizes, __ATOMIC_RELAXED) != &tc->region->tables ||
-      __atomic_load_n(st.bins, __ATOMIC_RELAXED) != reinterpret_cast<char*>(tc->region))
+  // A thread gone without its teardown (its first malloc came in the last
+  // round of key destructors, or a raw exit): its TLS is not ours to touch,
+  // maybe not even mapped. The sweep of gone threads releases its cache.
+  if (syscall(SYS_tgkill, getpid(), tid, 0) != 0) {
+    __atomic_store_n(&st.sizes, nullptr, __ATOMIC_RELAXED);
+    return false;
+  }
+  // The owner's TLS still names this cache (read without a fault: a tid
+  // reused by a new thread whose stack is elsewhere).
+  BinTables* sizes;
+  char* bins;
+  if (!peek(reinterpret_cast<uintptr_t>(st.sizes), &sizes, sizeof sizes) ||
+      !peek(reinterpret_cast<uintptr_t>(st.bins), &bins, sizeof bins) || sizes != &tc->region->tables ||
+      bins != reinterpret_cast<char*>(tc->region))
     return false;
   __atomic_fetch_or(&tc->idle, kStopped, __ATOMIC_SEQ_CST);
   __atomic_store_n(st.sizes, &g_empty_tables, __ATOMIC_RELAXED);
@@ -304,12 +351,11 @@ bool pick(ThreadCache* tc, void* arg) {
 void run(Pass& p) {
   ThreadCache* batch[32];
   unsigned n;
-  bool looked = false;
   do {
     n = collect_live(batch, 32, pick, &p);
-    if (n && !looked) {
-      find_restorers();  // handlers may come and go
-      looked = true;
+    if (n && g_mem < 0) {
+      find_restorers();  // handlers come and go
+      g_mem = syscall(SYS_openat, AT_FDCWD, "/proc/self/mem", O_RDONLY | O_CLOEXEC);
     }
     for (unsigned i = 0; i < n; ++i) {
       IdleState& st = batch[i]->idle_state;
@@ -323,6 +369,13 @@ void run(Pass& p) {
       st.lock.unlock();
     }
   } while (n == 32);
+  if (g_mem >= 0) syscall(SYS_close, g_mem);
+  g_mem = -1;
+}
+
+bool set_wake(ThreadCache* tc, void*) {
+  __atomic_fetch_or(&tc->idle, kWake, __ATOMIC_RELAXED);
+  return false;
 }
 
 bool any_held(ThreadCache* tc, void* arg) {
@@ -334,7 +387,15 @@ bool any_held(ThreadCache* tc, void* arg) {
 
 void on_flag(ThreadCache* tc) {
   uint8_t f;
-  while ((f = __atomic_load_n(&tc->idle, __ATOMIC_ACQUIRE)) & kStopped) sched_yield();
+  // Yield, then sleep: a real-time owner would never yield to the purger.
+  for (unsigned spins = 0; (f = __atomic_load_n(&tc->idle, __ATOMIC_ACQUIRE)) & kStopped; ++spins) {
+    if (spins < 64) {
+      sched_yield();
+    } else {
+      struct timespec ts = {0, 50 * 1000};
+      syscall(SYS_nanosleep, &ts, nullptr);
+    }
+  }
   if (f & kWake) {
     __atomic_fetch_and(&tc->idle, static_cast<uint8_t>(~kWake), __ATOMIC_RELAXED);
     budget::note_remote_frees();  // wakes the purger
@@ -345,9 +406,9 @@ void attach(ThreadCache* tc) {
   if constexpr (!kIdleReturn) return;
   IdleState& st = tc->idle_state;
   // The top of this thread's stack: glibc puts a thread's TLS and descriptor
-  // (the thread pointer) just above its stack, and the main thread's stack
-  // ends at __libc_stack_end. A thread on another stack (a coroutine's, a
-  // signal stack) at an attempt is outside [sp, top] and left alone.
+  // (the thread pointer) just above its stack. A thread on another stack (a
+  // coroutine's, a signal stack) at an attempt is outside [sp, top] and left
+  // alone.
   uintptr_t tp;
 #if defined(__x86_64__)
   asm("mov %%fs:0, %0" : "=r"(tp));
@@ -361,6 +422,8 @@ void attach(ThreadCache* tc) {
   st.stack_top = top;
   st.bins = &t_bins;
   __atomic_store_n(&st.sizes, &t_sizes, __ATOMIC_RELEASE);
+  // Its first slow path wakes the purger, which may sleep since no cache held anything.
+  __atomic_fetch_or(&tc->idle, kWake, __ATOMIC_RELAXED);
 }
 
 void detach(ThreadCache* tc) {
@@ -379,22 +442,22 @@ bool tick(uint32_t now_ms, uint32_t delay_ms) {
   return p.pending;
 }
 
-bool arm_wake() {
-  if constexpr (!kIdleReturn) return true;
+void arm_wake() {
+  if constexpr (!kIdleReturn) return;
   LockGuard g(g_lock);
-  if (!enabled()) return true;
-  bool held = false;
-  // Flags first, then a barrier on every running thread (membarrier), then
-  // the contents: a thread that filled its cache before the flag was set is
-  // seen holding blocks; one that fills it after finds the flag.
+  if (!enabled()) return;
   ThreadCache* none[1];
-  collect_live(none, 1, [](ThreadCache* tc, void*) {
-    __atomic_fetch_or(&tc->idle, kWake, __ATOMIC_RELAXED);
-    return false;
-  }, nullptr);
-  if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) std::atomic_thread_fence(std::memory_order_seq_cst);
+  collect_live(none, 1, set_wake, nullptr);
+}
+
+bool holds_any() {
+  if constexpr (!kIdleReturn) return false;
+  LockGuard g(g_lock);
+  if (!enabled()) return false;
+  bool held = false;
+  ThreadCache* none[1];
   collect_live(none, 1, any_held, &held);
-  return !held;
+  return held;
 }
 
 void take_all_now() {

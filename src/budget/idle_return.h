@@ -70,9 +70,12 @@ void detach(ThreadCache* tc);
 // not change for a quarter of the delay. Returns true while some cache holds
 // blocks (the purger has work ahead).
 bool tick(uint32_t now_ms, uint32_t delay_ms);
-// Before the purger sleeps: every cache wakes it at its next slow path.
-// Returns false if some cache holds blocks after all (do not sleep).
-bool arm_wake();
+// Before the purger sleeps, a tick ahead: every cache wakes it at its next
+// slow path. Then holds_any(), under the purger's idle flag and a fence: a
+// cache filled before its flag was seen is seen holding blocks, one filled
+// after wakes the purger.
+void arm_wake();
+bool holds_any();
 // The exhaustion sequence: every cache that can be taken now, however
 // recently used (not the caller's own).
 void take_all_now();

@@ -22,14 +22,15 @@ constexpr Spec kTable[] = {
     {"HAKOZUNA_ARENA_SIZE", Kind::Size, "256G", "the most memory the arena may hand out (16M to 4T)"},
     {"HAKOZUNA_PURGE_DELAY_MS", Kind::Millis, "500", "free memory idle this long goes back to the OS (0 to 3600000)"},
     {"HAKOZUNA_BACKGROUND_PURGE", Kind::Bool, "1", "a background thread runs the decay in multi-threaded processes"},
+    {"HAKOZUNA_IDLE_RETURN", Kind::Bool, "1", "the caches of threads asleep outside the allocator are taken back"},
     {"HAKOZUNA_HUGEPAGES", Kind::Bool, "0", "ask for transparent huge pages on the arena"},
     {"HAKOZUNA_VERBOSE", Kind::Bool, "0", "print the effective options at start"},
     {"HAKOZUNA_PROFILE", Kind::Text, "unset", "count and write the allocation profile to FILE.<pid> at exit (hakozuna profile)"},
 };
 constexpr size_t kCount = sizeof kTable / sizeof kTable[0];
-enum : size_t { kOptStats, kOptArena, kOptDelay, kOptBackground, kOptHuge, kOptVerbose, kOptProfile };
+enum : size_t { kOptStats, kOptArena, kOptDelay, kOptBackground, kOptIdle, kOptHuge, kOptVerbose, kOptProfile };
 
-constinit Values g_values = {kArenaReserveDefault, false, kPurgeDelayMsDefault, true, false, false, false, nullptr};
+constinit Values g_values = {kArenaReserveDefault, false, kPurgeDelayMsDefault, true, true, false, false, false, nullptr};
 constinit bool g_parsed = false;
 
 // A fixed-size line buffer: warnings are built without allocating.
@@ -84,6 +85,7 @@ uint64_t current(size_t i) {
     case kOptArena: return g_values.arena_size;
     case kOptDelay: return g_values.purge_delay_ms;
     case kOptBackground: return g_values.background_purge;
+    case kOptIdle: return g_values.idle_return;
     case kOptHuge: return g_values.hugepages;
     case kOptVerbose: return g_values.verbose;
     default: return 0;  // HAKOZUNA_PROFILE: text, see parse()
@@ -96,6 +98,7 @@ void store(size_t i, uint64_t v) {
     case kOptArena: g_values.arena_size = v & ~uint64_t{4095}, g_values.arena_size_set = true; break;  // whole pages
     case kOptDelay: g_values.purge_delay_ms = static_cast<uint32_t>(v); break;
     case kOptBackground: g_values.background_purge = v != 0; break;
+    case kOptIdle: g_values.idle_return = v != 0; break;
     case kOptHuge: g_values.hugepages = v != 0; break;
     case kOptVerbose: g_values.verbose = v != 0; break;
     default: break;  // HAKOZUNA_PROFILE: text, see parse()

@@ -13,6 +13,7 @@ struct Values {
   bool arena_size_set;      // ... given explicitly (a hard budget)
   uint32_t purge_delay_ms;  // HAKOZUNA_PURGE_DELAY_MS
   bool background_purge;    // HAKOZUNA_BACKGROUND_PURGE
+  bool idle_return;         // HAKOZUNA_IDLE_RETURN
   bool hugepages;           // HAKOZUNA_HUGEPAGES
   bool stats;               // HAKOZUNA_STATS
   bool verbose;             // HAKOZUNA_VERBOSE

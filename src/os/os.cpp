@@ -76,9 +76,6 @@ size_t address_space_limit() {
   return static_cast<size_t>(rl.rlim_cur);
 }
 
-namespace {
-// Reads a /proc file into buf (NUL-terminated) with raw syscalls: an
-// interposed open() might allocate. Returns the length, 0 on failure.
 size_t read_proc(const char* path, char* buf, size_t cap) {
   long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -88,7 +85,6 @@ size_t read_proc(const char* path, char* buf, size_t cap) {
   buf[n] = 0;
   return static_cast<size_t>(n);
 }
-}  // namespace
 
 AddressSpace address_space() {
   struct rlimit rl;

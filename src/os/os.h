@@ -24,6 +24,11 @@ void advise_hugepages(void* p, size_t size);
 // A coarse monotonic clock in milliseconds (wraps after 49 days; compare by
 // subtraction).
 uint32_t now_ms();
+// Reads a /proc file into buf (NUL-terminated) with raw system calls: an
+// interposed open() might allocate or lock, and libc's open() and read() are
+// cancellation points, which malloc must not contain. Returns the length, 0
+// on failure.
+size_t read_proc(const char* path, char* buf, size_t cap);
 // Threads in this process (from /proc/self/status), 0 when unknown.
 unsigned thread_count();
 // Physical memory plus swap: a request above it can never be backed.

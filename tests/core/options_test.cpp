@@ -68,7 +68,7 @@ TEST(Options, MillisecondsAndBooleans) {
   EXPECT_EQ(v, 2500u);
   for (const char* b : {"abc", "-1", "", "1s", "1.5", "4294967296", "3600001"})
     EXPECT_FALSE(parses("HAKOZUNA_PURGE_DELAY_MS", b, &v)) << b;
-  for (const char* name : {"HAKOZUNA_STATS", "HAKOZUNA_BACKGROUND_PURGE", "HAKOZUNA_HUGEPAGES", "HAKOZUNA_VERBOSE"}) {
+  for (const char* name : {"HAKOZUNA_STATS", "HAKOZUNA_BACKGROUND_PURGE", "HAKOZUNA_IDLE_RETURN", "HAKOZUNA_HUGEPAGES", "HAKOZUNA_VERBOSE"}) {
     ASSERT_TRUE(parses(name, "1", &v));
     EXPECT_EQ(v, 1u);
     ASSERT_TRUE(parses(name, "0", &v));
