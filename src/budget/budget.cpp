@@ -197,6 +197,17 @@ void decay_pass() {
 // costs no wake-ups.
 constinit std::atomic<uint32_t> g_purger_idle{0};
 
+// glibc ends the process when its last thread exits (a main that called
+// pthread_exit, then its other threads): when that is the purger, it does as
+// glibc would.
+// The main thread, gone by pthread_exit, stays a zombie (and is counted)
+// until the others end.
+void exit_if_last() {
+  if (live_thread_count() != 0) return;
+  unsigned n = os::thread_count();
+  if (n == 1 || (n == 2 && os::main_thread_gone())) exit(0);
+}
+
 void* purger_main(void*) {
   pthread_setname_np(pthread_self(), "hz-purge");
   bool armed = false;
@@ -204,6 +215,7 @@ void* purger_main(void*) {
     uint32_t tick = g_delay_ms / 4 ? g_delay_ms / 4 : 1;
     struct timespec ts = {static_cast<time_t>(tick / 1000), static_cast<long>(tick % 1000) * 1000000L};
     nanosleep(&ts, nullptr);
+    exit_if_last();
     decay_pass();
     bool held = idle::tick(os::now_ms(), g_delay_ms);
     if (held || decay_pending()) {
@@ -227,8 +239,14 @@ void* purger_main(void*) {
       g_purger_idle.store(0, std::memory_order_relaxed);
       continue;
     }
-    while (g_purger_idle.load(std::memory_order_acquire))
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_purger_idle), FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0);
+    // With no thread cache left the last thread may go without a word to us
+    // (one that never allocated): look again every second.
+    struct timespec second = {1, 0};
+    while (g_purger_idle.load(std::memory_order_acquire)) {
+      exit_if_last();
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_purger_idle), FUTEX_WAIT_PRIVATE, 1,
+              live_thread_count() == 0 ? &second : nullptr, nullptr, 0);
+    }
   }
   return nullptr;
 }

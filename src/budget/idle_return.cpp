@@ -102,25 +102,6 @@ bool field(const char*& p, uintptr_t* v) {
   return *p == ' ' || *p == '\n' || *p == 0;
 }
 
-// The signals a thread blocks now (SigBlk in its status); all of them if unknown.
-uint64_t blocked_signals(int tid) {
-  char buf[2048];
-  if (!read_task(tid, "status", buf, sizeof buf)) return ~uint64_t{0};
-  const char* p = buf;
-  for (; *p; ++p)
-    if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k' && p[6] == ':') break;
-  if (!*p) return ~uint64_t{0};
-  p += 7;
-  while (*p == ' ' || *p == '\t') ++p;
-  uint64_t v = 0;
-  for (;; ++p) {
-    if (*p >= '0' && *p <= '9') v = v * 16 + static_cast<uint64_t>(*p - '0');
-    else if (*p >= 'a' && *p <= 'f') v = v * 16 + static_cast<uint64_t>(*p - 'a' + 10);
-    else break;
-  }
-  return v;
-}
-
 // n bytes of this process at a into buf, through /proc/self/mem: an address
 // not mapped (a wrong guess of a stack's extent, a dead thread's TLS) is a
 // failed read, never a fault; and no process_vm_readv, which sandboxes forbid.
@@ -130,74 +111,34 @@ bool peek(uintptr_t a, void* buf, size_t n) {
 
 // ---- step 2: the owner sleeps outside our code ----
 
-// The restorers of the handlers installed now (glibc's __restore_rt, and any
-// a runtime installs by itself): the first word of every signal frame on a
-// stack (x86-64 rt_sigframe: the restorer, the ucontext, the siginfo).
-constexpr unsigned kRestorersMax = 8;
-constinit uintptr_t g_restorers[kRestorersMax];
-constinit unsigned g_nrestorers = 0;
-constinit bool g_nodefer = false;  // some handler runs with its signal unblocked
+// A signal frame (x86-64 rt_sigframe), as the kernel writes it at delivery:
+// the restorer (the handler's return address), the ucontext's flags (at
+// most UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS) and link (0),
+// its stack (3 words), then r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp,
+// rip. Found by this shape, not by the restorer: a handler installed with a
+// restorer of its own and uninstalled while it sleeps leaves no trace in the
+// handlers installed now.
+constexpr size_t kFrameWords = 23;  // up to the rip
+constexpr size_t kFlags = 1, kLink = 2, kRip = 22;
 
-void find_restorers() {
-  struct {
-    uintptr_t handler, flags, restorer, mask;
-  } k;
-  constexpr uintptr_t kNoDefer = 0x40000000;
-  g_nrestorers = 0;
-  g_nodefer = false;
-  for (int sig = 1; sig < 65; ++sig) {
-    if (syscall(SYS_rt_sigaction, sig, nullptr, &k, 8) != 0 || k.handler <= 1 || !k.restorer) continue;
-    g_nodefer |= (k.flags & kNoDefer) != 0;
-    bool known = false;
-    for (unsigned i = 0; i < g_nrestorers; ++i) known |= g_restorers[i] == k.restorer;
-    if (!known && g_nrestorers < kRestorersMax) g_restorers[g_nrestorers++] = k.restorer;
-  }
-}
-
-bool restorer(uintptr_t w) {
-  for (unsigned i = 0; i < g_nrestorers; ++i)
-    if (w == g_restorers[i]) return true;
-  return false;
-}
-
-// In a signal frame: the interrupted rip (after the restorer, the
-// ucontext's flags, link and stack, then r8..r15, rdi, rsi, rbp, rbx, rdx,
-// rax, rcx, rsp), and the signal mask to restore (after the 256-byte
-// mcontext).
-constexpr size_t kFrameRip = 8 + 8 + 8 + 24 + 16 * 8;
-constexpr size_t kFrameMask = 8 + 8 + 8 + 24 + 256;
-
-// The stack of a sleeping thread, from sp up to top, holds no live signal
-// frame whose handler interrupted our code (a malloc half done, its handler
-// asleep in a system call). A handler runs with its signal blocked on top of
-// the mask it will restore (unless SA_NODEFER): a frame whose saved mask is
-// the thread's mask now is dead, left in a buffer the stack reuses, and does
-// not count. (A handler that unblocks its own signal and then sleeps, having
-// interrupted a malloc, would be taken for dead: HAKOZUNA_IDLE_RETURN=0.)
-bool no_frame_in_our_code(int tid, uintptr_t sp, uintptr_t top) {
+// The stack of a sleeping thread, from sp up to top, holds no signal frame
+// whose handler interrupted our code (a malloc half done, its handler asleep
+// in a system call, whatever its mask). A frame left in a buffer the stack
+// reuses cannot be told from a live one: it makes the attempt refuse too
+// (the cache stays, as without idle return).
+bool no_frame_in_our_code(uintptr_t sp, uintptr_t top) {
   if (top == 0 || sp >= top || top - sp > kIdleStackScanMax) return false;
-  if (g_nrestorers == 0) return true;  // no handler: no signal frame
-  uint64_t blocked = 0;
-  bool read_mask = false;
-  for (uintptr_t at = sp & ~uintptr_t{7}; at < top;) {
-    size_t n = top - at < sizeof g_scan ? top - at : sizeof g_scan;
-    if (!peek(at, g_scan, n)) return false;
-    const uintptr_t* w = reinterpret_cast<const uintptr_t*>(g_scan);
-    for (size_t i = 0; i < n / sizeof(uintptr_t); ++i) {
-      if (!restorer(w[i])) continue;
-      uintptr_t frame = at + i * sizeof(uintptr_t), rip;
-      uint64_t saved;
-      if (!peek(frame + kFrameRip, &rip, sizeof rip) || !peek(frame + kFrameMask, &saved, sizeof saved)) return false;
-      if (!ours(rip)) continue;
-      if (!read_mask) {
-        blocked = blocked_signals(tid);
-        read_mask = true;
-      }
-      if (g_nodefer || saved != blocked) return false;  // live, or maybe
-    }
-    at += n;
+  constexpr size_t kWords = sizeof g_scan / sizeof(uintptr_t);
+  const uintptr_t* w = reinterpret_cast<const uintptr_t*>(g_scan);
+  // Chunks overlap by a frame's words, so that a frame across two is seen.
+  for (uintptr_t at = sp & ~uintptr_t{7};;) {
+    size_t n = (top - at) / sizeof(uintptr_t) < kWords ? (top - at) / sizeof(uintptr_t) : kWords;
+    if (!peek(at, g_scan, n * sizeof(uintptr_t))) return false;
+    for (size_t i = 0; i + kFrameWords <= n; ++i)
+      if (ours(w[i + kRip]) && w[i + kFlags] <= 7 && w[i + kLink] == 0) return false;
+    if (n < kWords) return true;
+    at += (n - kFrameWords) * sizeof(uintptr_t);
   }
-  return true;
 }
 
 bool sleeps_outside(int tid, uintptr_t top) {
@@ -214,7 +155,7 @@ bool sleeps_outside(int tid, uintptr_t top) {
   // A thread that waits for a vfork child: the child runs on its stack and
   // TLS (and may, against the rules, call malloc) until it execs or exits.
   if (nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3) return false;
-  return !ours(pc) && no_frame_in_our_code(tid, sp, top);
+  return !ours(pc) && no_frame_in_our_code(sp, top);
 }
 
 constexpr uintptr_t kMainStack = 1;  // IdleState::stack_top of the main thread, until read
@@ -353,10 +294,7 @@ void run(Pass& p) {
   unsigned n;
   do {
     n = collect_live(batch, 32, pick, &p);
-    if (n && g_mem < 0) {
-      find_restorers();  // handlers come and go
-      g_mem = syscall(SYS_openat, AT_FDCWD, "/proc/self/mem", O_RDONLY | O_CLOEXEC);
-    }
+    if (n && g_mem < 0) g_mem = syscall(SYS_openat, AT_FDCWD, "/proc/self/mem", O_RDONLY | O_CLOEXEC);
     for (unsigned i = 0; i < n; ++i) {
       IdleState& st = batch[i]->idle_state;
       if (attempt(batch[i], p.all ? 0 : p.now - st.since_ms)) {

@@ -99,19 +99,37 @@ AddressSpace address_space() {
   return {limit, limit > used ? limit - used : 0};
 }
 
+bool main_thread_gone() {
+  char path[64] = "/proc/self/task/", buf[1024];
+  char* p = path + 16;
+  char digits[12];
+  int k = 0;
+  for (unsigned v = static_cast<unsigned>(getpid()); v || !k; v /= 10) digits[k++] = static_cast<char>('0' + v % 10);
+  while (k) *p++ = digits[--k];
+  const char kTail[] = "/stat";
+  for (char c : kTail) *p++ = c;
+  size_t n = read_proc(path, buf, sizeof buf);
+  if (!n) return false;
+  const char* q = buf + n;
+  while (q > buf && *q != ')') --q;
+  return *q == ')' && q[1] == ' ' && q[2] == 'Z';
+}
+
 unsigned thread_count() {
-  // "Threads:\t<n>" of /proc/self/status; 0 when unknown.
-  char buf[4096];
-  if (!read_proc("/proc/self/status", buf, sizeof buf)) return 0;
-  for (char* p = buf; (p = strstr(p, "Threads:")) != nullptr; ++p) {
-    if (p != buf && p[-1] != '\n') continue;
-    unsigned v = 0;
-    for (p += 8; *p == ' ' || *p == '\t'; ++p) {
-    }
-    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<unsigned>(*p - '0');
-    return v;
-  }
-  return 0;
+  // num_threads, field 20 of /proc/self/stat (status has it after the
+  // Groups line, which a few hundred groups push past any fixed buffer);
+  // fields start at 3 after the command's closing parenthesis. 0 when unknown.
+  char buf[1024];
+  size_t n = read_proc("/proc/self/stat", buf, sizeof buf);
+  if (!n) return 0;
+  const char* p = buf + n;
+  while (p > buf && *p != ')') --p;
+  if (*p != ')') return 0;
+  for (int f = 2; f < 20 && *p; ++p)
+    if (*p == ' ') ++f;
+  unsigned v = 0;
+  for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<unsigned>(*p - '0');
+  return v;
 }
 
 uint64_t random_u64() {

@@ -31,6 +31,8 @@ uint32_t now_ms();
 size_t read_proc(const char* path, char* buf, size_t cap);
 // Threads in this process (from /proc/self/status), 0 when unknown.
 unsigned thread_count();
+// The main thread has exited (pthread_exit) while others run: a zombie.
+bool main_thread_gone();
 // Physical memory plus swap: a request above it can never be backed.
 size_t backable_bytes();
 
