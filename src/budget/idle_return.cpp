@@ -66,18 +66,10 @@ bool ours(uintptr_t a) { return a - g_text_lo < g_text_len; }
 
 // ---- reading /proc ----
 
-char* put_uint(char* p, unsigned v) {
-  char tmp[12];
-  int n = 0;
-  do tmp[n++] = static_cast<char>('0' + v % 10); while (v /= 10);
-  while (n) *p++ = tmp[--n];
-  return p;
-}
-
 // /proc/self/task/<tid>/<leaf> read into buf.
 size_t read_task(int tid, const char* leaf, char* buf, size_t cap) {
   char path[64] = "/proc/self/task/";
-  char* p = put_uint(path + 16, static_cast<unsigned>(tid));
+  char* p = path + 16 + format_u64(path + 16, static_cast<uint64_t>(tid));
   *p++ = '/';
   while (*leaf) *p++ = *leaf++;
   *p = 0;

@@ -1,5 +1,7 @@
 #include "os/os.h"
 
+#include "common/base.h"
+
 #include <string.h>
 
 #include <errno.h>
@@ -101,11 +103,7 @@ AddressSpace address_space() {
 
 bool main_thread_gone() {
   char path[64] = "/proc/self/task/", buf[1024];
-  char* p = path + 16;
-  char digits[12];
-  int k = 0;
-  for (unsigned v = static_cast<unsigned>(getpid()); v || !k; v /= 10) digits[k++] = static_cast<char>('0' + v % 10);
-  while (k) *p++ = digits[--k];
+  char* p = path + 16 + hz::format_u64(path + 16, static_cast<uint64_t>(getpid()));
   const char kTail[] = "/stat";
   for (char c : kTail) *p++ = c;
   size_t n = read_proc(path, buf, sizeof buf);
