@@ -175,8 +175,10 @@ uintptr_t main_stack_top() {
 
 // 0 when the cache holds nothing; else changes with (nearly) every change of
 // what it holds. Read while the owner runs: a torn or stale value only delays
-// or advances an attempt, which is safe whenever it runs.
-uint64_t signature(const ThreadCache* tc) {
+// or advances an attempt, which is safe whenever it runs. tc is a thread's
+// front: the blocks sit in tc->real (itself, unless a counting front).
+uint64_t signature(const ThreadCache* front) {
+  const ThreadCache* tc = front->real;
   uint64_t sig = 0;
   bool any = false;
   for (unsigned c = 1; c < kNumClasses; ++c) {
@@ -198,9 +200,15 @@ uint64_t signature(const ThreadCache* tc) {
 // ---- steps 1 to 3 ----
 
 // tc's lock held, tc takeable (state.sizes set), its contents unchanged for
-// idle_ms. True if the cache was taken.
+// idle_ms. True if the cache was taken. tc is the thread's front: flags and
+// slow paths are on it (idle::Busy(t_cache)), the blocks in tc->real. A
+// counting front's tables are the empty ones already (every malloc and free
+// lands in a slow path): step 1 only sets the flag.
 bool attempt(ThreadCache* tc, uint32_t idle_ms) {
   IdleState& st = tc->idle_state;
+  ThreadCache* real = tc->real;
+  BinTables* const own_sizes = tc->counting ? &g_empty_tables : &tc->region->tables;
+  char* const own_bins = tc->counting ? reinterpret_cast<char*>(&g_empty_region) : reinterpret_cast<char*>(tc->region);
   int tid = __atomic_load_n(&tc->tid, __ATOMIC_RELAXED);
   if (tid <= 0 || tid == static_cast<int>(gettid())) return false;
   // A thread gone without its teardown (its first malloc came in the last
@@ -214,13 +222,17 @@ bool attempt(ThreadCache* tc, uint32_t idle_ms) {
   // reused by a new thread whose stack is elsewhere).
   BinTables* sizes;
   char* bins;
+  ThreadCache* cache;
   if (!peek(reinterpret_cast<uintptr_t>(st.sizes), &sizes, sizeof sizes) ||
-      !peek(reinterpret_cast<uintptr_t>(st.bins), &bins, sizeof bins) || sizes != &tc->region->tables ||
-      bins != reinterpret_cast<char*>(tc->region))
+      !peek(reinterpret_cast<uintptr_t>(st.bins), &bins, sizeof bins) ||
+      !peek(reinterpret_cast<uintptr_t>(st.cache), &cache, sizeof cache) || sizes != own_sizes || bins != own_bins ||
+      cache != tc)
     return false;
   __atomic_fetch_or(&tc->idle, kStopped, __ATOMIC_SEQ_CST);
-  __atomic_store_n(st.sizes, &g_empty_tables, __ATOMIC_RELAXED);
-  __atomic_store_n(st.bins, reinterpret_cast<char*>(&g_empty_region), __ATOMIC_RELAXED);
+  if (!tc->counting) {
+    __atomic_store_n(st.sizes, &g_empty_tables, __ATOMIC_RELAXED);
+    __atomic_store_n(st.bins, reinterpret_cast<char*>(&g_empty_region), __ATOMIC_RELAXED);
+  }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (st.stack_top == kMainStack) st.stack_top = main_stack_top();
   // busy is read after the thread is seen asleep: a slow path that set it
@@ -229,11 +241,11 @@ bool attempt(ThreadCache* tc, uint32_t idle_ms) {
   if (ok) {
     // Lock-free pushes only: nothing the owner (waiting in on_flag, with
     // whatever it holds) could be holding.
-    thread_flush_all(tc);
-    budget::reclaim_shard(tc->shard, false, idle_ms);
+    thread_flush_all(real);
+    budget::reclaim_shard(real->shard, false, idle_ms);
   }
-  __atomic_store_n(st.sizes, &tc->region->tables, __ATOMIC_RELAXED);
-  __atomic_store_n(st.bins, reinterpret_cast<char*>(tc->region), __ATOMIC_RELAXED);
+  __atomic_store_n(st.sizes, own_sizes, __ATOMIC_RELAXED);
+  __atomic_store_n(st.bins, own_bins, __ATOMIC_RELAXED);
   __atomic_fetch_and(&tc->idle, static_cast<uint8_t>(~kStopped), __ATOMIC_RELEASE);
   if (ok) __atomic_fetch_or(&tc->idle, kWake, __ATOMIC_RELAXED);
   stats::add(ok ? stats::kIdleTaken : stats::kIdleRefused, 1);
@@ -246,9 +258,8 @@ struct Pass {
   bool pending;  // some cache holds blocks
 };
 
-bool takeable(const ThreadCache* tc) {
-  return tc->live && !tc->counting && tc->real == tc && __atomic_load_n(&tc->idle_state.sizes, __ATOMIC_RELAXED);
-}
+// A thread's front, attached (the cache behind a counting front never is).
+bool takeable(const ThreadCache* tc) { return tc->live && __atomic_load_n(&tc->idle_state.sizes, __ATOMIC_RELAXED); }
 
 // A cache refused this often (a thread that never sleeps outside our code:
 // a stack deeper than the scan, a coroutine's stack) is not watched until its
@@ -351,6 +362,7 @@ void attach(ThreadCache* tc) {
   LockGuard g(st.lock);
   st.stack_top = top;
   st.bins = &t_bins;
+  st.cache = &t_cache;
   __atomic_store_n(&st.sizes, &t_sizes, __ATOMIC_RELEASE);
   // Its first slow path wakes the purger, which may sleep since no cache held anything.
   __atomic_fetch_or(&tc->idle, kWake, __ATOMIC_RELAXED);

@@ -19,6 +19,8 @@
 //      pointers and clears the flag.
 // A fast path that started before step 1 has finished by step 2 (the owner
 // sleeps outside our code); one that starts after it sees the empty tables.
+// A counting front's tables are the empty ones always: step 1 sets its flag
+// only, and step 3 empties the real cache behind it.
 // Our code must be an object of its own for step 2 to say anything (in a
 // program linked statically with us the program's code would count as ours):
 // there, no cache is ever taken.

@@ -460,7 +460,7 @@ ThreadCache* thread_setup() {
   t_bins = reinterpret_cast<char*>(front->counting ? &g_empty_region : tc->region);
   t_sizes = front->counting ? &g_empty_tables : &tc->region->tables;
   t_dead = 0;
-  if (!front->counting) idle::attach(front);
+  idle::attach(front);
   maybe_sweep();
   stats::add(stats::kThreadInit, 1);
   pthread_setspecific(g_key, front);  // may allocate; t_cache is already set
