@@ -1,6 +1,7 @@
 #include "remote/remote_stash.h"
 
 #include "budget/budget.h"
+#include "budget/idle_return.h"
 #include "shard/shard.h"
 #include "stats/stats.h"
 
@@ -33,7 +34,17 @@ void remote_stash_init(RemoteStash& rs) {
 
 namespace detail {
 
+// The two ways out of the inline remote free (free_remote, on its own
+// thread's stash) into code that publishes: a slow path on the cache like
+// any other (idle::Busy). publish() wakes an idle purger through libc's
+// syscall(): a handler that lands there, or an interposed syscall(), may
+// sleep with the stash half updated (a group published, --pending not yet
+// done); a cache taken then had pending wrap, and the next remote free left
+// it at 0 with a group holding a block, which no flush (trim, teardown, the
+// purger's) then published. Both are entered with the stash consistent, so
+// waiting here for a take under way is safe.
 void remote_stash_add_retarget(RemoteStash& rs, FreeBlock* b, unsigned cls, unsigned owner) {
+  idle::Busy busy(t_cache);
   RemoteGroup& g = rs.groups[slot_of(cls, owner)];
   if (g.count) {
     rs.pending_bytes -= g.count * size_t{kClasses[g.key & 0xFF].size};
@@ -45,6 +56,7 @@ void remote_stash_add_retarget(RemoteStash& rs, FreeBlock* b, unsigned cls, unsi
 }
 
 void remote_stash_full(RemoteStash& rs, RemoteGroup& g) {
+  idle::Busy busy(t_cache);
   if (g.count >= kGroupLimit[g.key & 0xFF]) {
     rs.pending_bytes -= g.count * size_t{kClasses[g.key & 0xFF].size};
     publish(g);
