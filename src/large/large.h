@@ -15,7 +15,7 @@ void* alloc(size_t size, size_t align, bool zero);
 // p is the first byte of a span tagged kLargeClass (checked by the caller).
 // moved: realloc copied it to a larger block; its pages are purged at once
 // (a buffer grown step by step kept each step's old copy resident until the
-// decay: python's lists and dict tables, in steps of 1/8 up to 7.5 MB in the
+// decay: python's lists, in steps of 1/8 up to 7.5 MB in the
 // preload test; glibc's mremap keeps none).
 void free(void* p, bool moved = false);
 size_t usable_size(const void* p);
