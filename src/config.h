@@ -159,6 +159,18 @@ inline constexpr bool kBorrowBeforeGrow = HZ_BORROW_BEFORE_GROW != 0;
 #define HZ_BORROW_AFTER_BYTES (8 << 20)
 #endif
 inline constexpr size_t kBorrowAfterBytes = HZ_BORROW_AFTER_BYTES;
+// Grow reclaim (issue 13, footprint): a shard that has carved this many bytes
+// of new runs since its last reclaim is reclaimed before it carves again, so
+// that runs emptied in its other classes' lists go back to the page heap and
+// are carved again instead of fresh pages. The decay reclaims only shards
+// that were quiet for a whole tick, which a busy thread never is: a
+// single-threaded program that frees one size and then grows another (sqlite)
+// kept every emptied run. Each reclaim sorts only what was freed since the
+// last one. 0: off.
+#ifndef HZ_GROW_RECLAIM_BYTES
+#define HZ_GROW_RECLAIM_BYTES (4 << 20)
+#endif
+inline constexpr size_t kGrowReclaimBytes = HZ_GROW_RECLAIM_BYTES;
 
 // S142 lock-free owner stash and central lists (MPSC stacks of lists with
 // exchange drain). Off: the same lists behind a mutex each.
@@ -209,6 +221,18 @@ inline constexpr size_t kSizeTableStep = HZ_SIZE_TABLE_BYTES ? 1 : 16;
 #define HZ_NEAR_POW2_CLASSES 1
 #endif
 inline constexpr bool kNearPow2Classes = HZ_NEAR_POW2_CLASSES;
+// ... and three finer ones under them (issue 13, point 6): 1040 and 4160
+// (1 and 4 KiB plus a malloc size prefix, sqlite's 1032 and 4104) and 4416
+// (4 KiB plus up to 5/64: sqlite's 4368-byte page-cache entries), which
+// fill the class ids the 2 KiB bin stride has left (63). The medium size
+// table then steps by 16 bytes (16 KiB of shared table), and runs are sized
+// for a tail waste of 1/64, not 1/16 (4416 in 16 pages wasted 5.7%).
+// Off: the near-power classes alone.
+#ifndef HZ_FINE_NEAR_CLASSES
+#define HZ_FINE_NEAR_CLASSES 1
+#endif
+inline constexpr bool kFineNearClasses = HZ_FINE_NEAR_CLASSES != 0;
+static_assert(!kFineNearClasses || kNearPow2Classes, "HZ_FINE_NEAR_CLASSES adds to the near-power classes");
 // Hardened build (-DHAKOZUNA_HARDENED=ON, check/hardened.h): a per-process
 // secret in the free key, a canary after every block, freed blocks zeroed and
 // checked on reuse, a quarantine that delays and randomises reuse, shuffled

@@ -181,10 +181,16 @@ HZ_EXPORT void* hz_realloc(void* p, size_t size) noexcept {
     return nullptr;
   }
   if (size <= old && size >= old / 2) return p;
+  // A large block grows where it is when the pages after it are free.
+  if (size > old && old > kMaxSmallSize && large::grow_in_place(p, size)) return p;
   void* q = alloc(size);
   if (HZ_UNLIKELY(q == nullptr)) return nullptr;  // p stays valid
   memcpy(q, p, size < old ? size : old);
-  dealloc(p);
+  if (old > kMaxSmallSize && size > old) {
+    large::free(p, true);  // a page span (blocks of a size class are no larger)
+  } else {
+    dealloc(p);
+  }
   return q;
 }
 

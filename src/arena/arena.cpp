@@ -503,13 +503,36 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   return meta_of(at);
 }
 
-bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms) {
+bool grow_in_place(RunMeta* m, size_t npages) {
+  LockGuard g(g_heap.lock);
+  HZ_CHECK(m->state == kSpanInUse, "page heap: growing a span not in use");
+  const size_t page = page_of(m), n = m->npages, end = page + n;
+  if (npages <= n) return npages == n;
+  const size_t need = npages - n;
+  size_t free_after = end < g_heap.top && meta_of(end)->state == kSpanFree ? meta_of(end)->npages : 0;
+  // Too few free pages up to the top: fresh ones join them (grow() merges a
+  // free span ending at the top with the new chunk).
+  if (free_after < need && end + free_after == g_heap.top && grow(need)) free_after = meta_of(end)->npages;
+  if (free_after < need) return false;
+  RunMeta* right = meta_of(end);
+  const size_t rn = right->npages;
+  const PageRange d = right->dirty;
+  const uint32_t since = right->since_ms;
+  list_remove(right);
+  if (rn > need) put_free(end + need, rn - need, rebase(d, end, end + need, rn - need), since);
+  set_span(page, npages, kSpanInUse);
+  g_heap.in_use += need;
+  note_peak();
+  return true;
+}
+
+bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   size_t page = page_of(m), n = m->npages;
   HZ_CHECK(m->state == kSpanInUse, "page heap: freeing a span not in use");
   const bool keep = keep_it && keep::on();
   const size_t limit = keep ? keep::limit_pages(__atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED)) : 0;
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
-  const bool purge_now = keep::purge_at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
+  const bool purge_now = purge || keep::purge_at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
     stats::add(stats::kPurgedBytes, n << kPageShift);

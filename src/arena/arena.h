@@ -145,8 +145,14 @@ inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
 // them dirty for reuse within the bound. Returns true when such a span stays
 // dirty (only the decay returns it).
 // idle_ms: the span's memory was idle this long already (its decay clock
-// starts that much earlier).
-bool free_span(RunMeta* m, bool keep = false, uint32_t idle_ms = 0);
+// starts that much earlier). purge: purged at once, whatever its size.
+bool free_span(RunMeta* m, bool keep = false, uint32_t idle_ms = 0, bool purge = false);
+// Grows the span m (in use) to npages in place, from the free span right
+// after it or fresh pages when it ends at the top: realloc of a large block
+// then copies nothing, and leaves no freed copy dirty behind it (a buffer
+// grown step by step held its old copies too, until the decay). The pages
+// added are not zeroed. False when they are not free.
+bool grow_in_place(RunMeta* m, size_t npages);
 // Purges dirty free spans that have been idle for at least min_age_ms
 // (0: all of them); under RLIMIT_AS also unmaps such a span at the end of the
 // reservation. Returns bytes purged.

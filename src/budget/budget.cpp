@@ -317,6 +317,7 @@ size_t reclaim_shard(unsigned s, bool wait, uint32_t idle_ms) {
     return kBusy;
   }
   size_t released = 0, pages = 0;
+  __atomic_store_n(&sh.grown, size_t{0}, __ATOMIC_RELAXED);
   for (unsigned c = 1; c < kNumClasses; ++c) {
     FreeBlock* drained = sh.drained[c].load(std::memory_order_relaxed);
     if (!sh.stash[c].pending() && !sh.central[c].pending() && !drained && !run_remote::pending(s, c)) continue;

@@ -272,6 +272,14 @@ void refill(ThreadCache* tc, unsigned cls) {
   if constexpr (kBorrowBeforeGrow) {
     if (tc->carved_bytes >= kBorrowAfterBytes && borrow(tc, cls)) return;
   }
+  // Grow reclaim: runs emptied in this shard's other classes go back to the
+  // page heap before fresh pages are carved (a reclaim that finds this
+  // class's blocks leaves them in a sorted run, taken right after).
+  if constexpr (kGrowReclaimBytes != 0) {
+    if (__atomic_load_n(&sh.grown, __ATOMIC_RELAXED) >= kGrowReclaimBytes &&
+        budget::reclaim_shard(tc->shard, false) != budget::kBusy && has_shared(sh, cls) && refill_shared(tc, cls))
+      return;
+  }
   unsigned got;
   FreeBlock* last;
   FreeBlock* head = central::carve(tc->shard, cls, want, &got, &last);

@@ -51,6 +51,7 @@ RunMeta* new_run(unsigned shard, unsigned cls) {
   m->carved = 0;
   m->nfree = 0;
   m->free_list = nullptr;
+  __atomic_store_n(&g_shards[shard].grown, g_shards[shard].grown + (size_t{ci.run_pages} << kPageShift), __ATOMIC_RELAXED);
   stats::add(stats::kRunNew, 1);
   return m;
 }

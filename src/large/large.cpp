@@ -9,6 +9,7 @@
 #include "os/os.h"
 #include "size_class/size_class.h"
 #include "stats/stats.h"
+#include "track/memcheck.h"
 
 namespace hz::large {
 namespace {
@@ -71,7 +72,7 @@ void* alloc(size_t size, size_t align, bool zero) {
   return p;
 }
 
-void free(void* p) {
+void free(void* p, bool moved) {
   size_t page = arena::page_of(p);
   RunMeta* m = arena::meta_of(page);
   if (HZ_UNLIKELY(stats::counting())) stats::span_free(p, (size_t{m->npages} - kGuardPages) << kPageShift);
@@ -81,7 +82,23 @@ void free(void* p) {
   stats::add(stats::kLargeFree, 1);
   // Kept dirty for reuse (large keep): only the decay returns it, so a
   // purger must run even in a single-threaded process.
-  budget::note_idle_memory(arena::free_span(m, true));
+  budget::note_idle_memory(arena::free_span(m, !moved, 0, moved));
+}
+
+bool grow_in_place(void* p, size_t size) {
+  // Not where the span has a guard page after it (hardened: its own realloc),
+  // nor under memcheck, which would see the added pages as never allocated.
+  if (kHardened || track::active() || size > g_backable) return false;
+  size_t page = arena::page_of(p);
+  if (tag_class(tag_at(arena_offset(p))) != kLargeClass) return false;
+  RunMeta* m = arena::meta_of(page);
+  const size_t old = size_t{m->npages} << kPageShift;
+  if (!arena::grow_in_place(m, (size + kPageSize - 1) >> kPageShift)) return false;
+  if (HZ_UNLIKELY(stats::counting())) {  // the profile's live bytes: the old span out, the grown one in
+    stats::span_free(p, old);
+    stats::span_alloc(p, size_t{m->npages} << kPageShift, false);
+  }
+  return true;
 }
 
 size_t usable_size(const void* p) {

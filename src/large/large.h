@@ -13,7 +13,14 @@ namespace hz::large {
 // nullptr with errno = ENOMEM when it cannot be had.
 void* alloc(size_t size, size_t align, bool zero);
 // p is the first byte of a span tagged kLargeClass (checked by the caller).
-void free(void* p);
+// moved: realloc copied it to a larger block; its pages are purged at once
+// (a buffer grown step by step kept each step's old copy resident until the
+// decay: python's lists, in steps of 1/8 up to 7.5 MB in the
+// preload test; glibc's mremap keeps none).
+void free(void* p, bool moved = false);
 size_t usable_size(const void* p);
+// realloc: grows the span p starts (tagged kLargeClass) to hold size bytes
+// without moving it, if the pages after it are free. False: it did not.
+bool grow_in_place(void* p, size_t size);
 
 }  // namespace hz::large

@@ -20,6 +20,9 @@ struct alignas(64) Shard {
   // Run carving and reclaim touch run metadata: owner-exclusive.
   SpinLock excl;
   RunMeta* carve[kNumClasses] = {};  // run being carved, per class (under excl)
+  // Bytes of runs carved since the shard's last reclaim (written under excl,
+  // read without it by the grow-reclaim test: kGrowReclaimBytes).
+  size_t grown = 0;
   // S112: the remainder of the last full drain, a chain of batches (written
   // under excl; read without it only to see whether it is empty).
   std::atomic<FreeBlock*> drained[kNumClasses] = {};

@@ -75,6 +75,36 @@ TEST(Large, ManyLargeBlocksDoNotAccumulate) {
   }
 }
 
+// A large block grown step by step (a vector's buffer, python's lists) grows
+// where it is when the pages after it are free: no copy, and no freed copy
+// left dirty. One move at most (the first block may sit in a hole), the
+// contents kept through each step and through a move when a block is put
+// right after it.
+TEST(Large, ReallocGrowsALargeBlockInPlace) {
+  if (hz::kHardened) GTEST_SKIP() << "hardened: its own realloc, a guard page after every span";
+  size_t size = 512 << 10;
+  auto* p = static_cast<unsigned char*>(malloc(size));
+  ASSERT_NE(p, nullptr);
+  for (size_t i = 0; i < size; i += 4096) p[i] = static_cast<unsigned char>(i >> 12);
+  int moves = 0;
+  for (; size < 24 * kMiB; size += size / 4) {
+    auto* q = static_cast<unsigned char*>(realloc(p, size + size / 4));
+    ASSERT_NE(q, nullptr);
+    moves += q != p;
+    p = q;
+    ASSERT_GE(malloc_usable_size(p), size + size / 4);
+    for (size_t i = 0; i < size; i += 4096) ASSERT_EQ(p[i], static_cast<unsigned char>(i >> 12)) << i;
+    for (size_t i = (size + 4095) & ~size_t{4095}; i < size + size / 4; i += 4096) p[i] = static_cast<unsigned char>(i >> 12);
+  }
+  EXPECT_LE(moves, 1);  // size: the block's size now
+  void* blocker = malloc(size);  // most likely right after p
+  auto* q = static_cast<unsigned char*>(realloc(p, 2 * size));
+  ASSERT_NE(q, nullptr);
+  for (size_t i = 0; i < size; i += 4096) ASSERT_EQ(q[i], static_cast<unsigned char>(i >> 12)) << i;
+  free(blocker);
+  free(q);
+}
+
 TEST(Large, ReallocOfHugeBlockKeepsContents) {
   auto* p = static_cast<unsigned char*>(malloc(64 * kMiB));
   ASSERT_NE(p, nullptr);

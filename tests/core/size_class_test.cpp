@@ -54,7 +54,28 @@ TEST(SizeClass, PowerOfTwoPlusAHeaderWastesAtMostAnEighth) {
       EXPECT_LE((block - s) * 8, s) << s;
     }
   }
+  if (kFineNearClasses) return;  // tested below
   EXPECT_EQ(kClasses[class_of(4104)].size, 4608u);
   EXPECT_EQ(kClasses[class_of(4368)].size, 4608u);
   EXPECT_EQ(kClasses[class_of(1032)].size, 1152u);
+}
+
+// HZ_FINE_NEAR_CLASSES: sqlite's three page-buffer sizes waste under 1.6% of
+// their block, the runs of the classes holding them under 1/64, and the
+// classes below them are untouched.
+TEST(SizeClass, FineNearClassesFitSqlitesPageBuffers) {
+  if (!kFineNearClasses) GTEST_SKIP() << "HZ_FINE_NEAR_CLASSES=0";
+  EXPECT_EQ(kClasses[class_of(1032)].size, 1040u);
+  EXPECT_EQ(kClasses[class_of(4104)].size, 4160u);
+  EXPECT_EQ(kClasses[class_of(4368)].size, 4416u);
+  EXPECT_EQ(kClasses[class_of(1041)].size, 1152u);
+  EXPECT_EQ(kClasses[class_of(4417)].size, 4608u);
+  EXPECT_EQ(kClasses[class_of(1024)].size, 1024u);
+  EXPECT_EQ(kNumClasses, 64u);
+  for (size_t s : {1032, 4104, 4368}) {
+    const ClassInfo& ci = kClasses[class_of(s)];
+    EXPECT_LE((ci.size - s) * 64, s) << s;
+    size_t bytes = size_t{ci.run_pages} * kPageSize;
+    EXPECT_LE((bytes - ci.capacity * size_t{ci.size}) * 64, bytes) << s;
+  }
 }
