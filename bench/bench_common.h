@@ -150,6 +150,12 @@ inline void verify_head(const void* p) {
   if (w[0] < 16 || w[0] > (1ULL << 40) || w[1] != tag_of(p, w[0]))
     die("block %p: head stamp corrupted after a cross-thread hand-off", p);
 }
+// The first 16 bytes of stamp() only: where a program cannot afford to touch
+// more of a block than the allocator does (reclaimer), checked by verify_head().
+inline void stamp_head(void* p, size_t n) {
+  const uint64_t w[2] = {n, tag_of(p, n)};
+  std::memcpy(p, w, 16);
+}
 // malloc + check + stamp
 inline void* alloc_stamped(size_t n) {
   void* p = std::malloc(n);
