@@ -113,13 +113,13 @@ if ((QUICK == 0)); then
   done
   # The page-level remote lane (HZ_REMOTE_LITE): every test the release build
   # runs (core, api, budget, preload, install), since it changes who frees what,
-  # but two groups that test what no lane changes: the address-space limit
-  # tests (the arena's reservation) and the idle.* programs (the purger's
-  # signal and take-over machinery against hostile programs; the IdleReturn.*
-  # tests of what it takes still run). Neither this row nor the hardened one
+  # but three groups that test what no lane changes: the address-space limit
+  # tests (the arena's reservation), the idle.* programs (the purger's signal
+  # and take-over machinery against hostile programs; the IdleReturn.* tests
+  # of what it takes still run) and valgrind (single-threaded: no remote free). Neither this row nor the hardened one
   # builds the other lanes' libraries (hakozuna run --lane): the release row
   # tests those.
-  SKIP='^(preload\.rlimit|idle)\.' run_build lane-r90 build-r90 -DHAKOZUNA_LANE=r90 -DCMAKE_BUILD_TYPE=Release \
+  SKIP='^(preload\.rlimit|idle|valgrind)\.' run_build lane-r90 build-r90 -DHAKOZUNA_LANE=r90 -DCMAKE_BUILD_TYPE=Release \
     -DHAKOZUNA_BUILD_BENCH=OFF -DHAKOZUNA_RUN_LANES=OFF
   # ... and its lock-free run lists and run queue under both sanitizers (the
   # asan/tsan builds above are of the default lane, where they compile away).
