@@ -50,20 +50,23 @@ check_preload_works
 # run_pair NAME CMD...: runs CMD in $HZ_WORK/plain and $HZ_WORK/hz (created
 # fresh, current directory for the command), stdout to NAME.out and stderr to
 # NAME.err in each; fails if either exits non-zero or the preload run's stderr
-# mentions the loader. Time is reported.
+# mentions the loader. Time is reported, and the peak RSS of both runs (the
+# largest of the command and the processes it waited for) when /usr/bin/time
+# is installed (issue 13: footprint against glibc).
 run_pair() {
   local name=$1
   shift
-  local mode dir rc start end
+  local mode dir rc start end peak=()
+  [[ -x /usr/bin/time ]] && peak=(/usr/bin/time -f %M -o "$name.peak")
   for mode in plain hz; do
     dir=$HZ_WORK/$mode
     mkdir -p "$dir"
     start=${EPOCHREALTIME/./}
     set +e
     if [[ $mode == hz ]]; then
-      (cd "$dir" && LD_PRELOAD=$HZ_LIB "$@") >"$dir/$name.out" 2>"$dir/$name.err"
+      (cd "$dir" && LD_PRELOAD=$HZ_LIB "${peak[@]}" "$@") >"$dir/$name.out" 2>"$dir/$name.err"
     else
-      (cd "$dir" && "$@") >"$dir/$name.out" 2>"$dir/$name.err"
+      (cd "$dir" && "${peak[@]}" "$@") >"$dir/$name.out" 2>"$dir/$name.err"
     fi
     rc=$?
     set -e
@@ -79,6 +82,12 @@ run_pair() {
   if grep -qE "ld\.so|cannot be preloaded|hakozuna:" "$HZ_WORK/hz/$name.err"; then
     cat "$HZ_WORK/hz/$name.err" >&2
     fail "$name: the preloaded run reported a loader or hakozuna error"
+  fi
+  if ((${#peak[@]})); then
+    local a b
+    a=$(tail -n 1 "$HZ_WORK/plain/$name.peak") b=$(tail -n 1 "$HZ_WORK/hz/$name.peak")
+    printf '[%s] %-12s peak RSS: glibc %d KiB, hakozuna %d KiB (%+.1f%%)\n' "$HZ_TEST" "$name" "$a" "$b" \
+      "$(awk -v a="$a" -v b="$b" 'BEGIN { print (b - a) * 100 / a }')"
   fi
 }
 
