@@ -59,6 +59,14 @@ inline constexpr uintptr_t kArenaHintLow = uintptr_t{32} << 40;
 inline constexpr uintptr_t kArenaHintHigh = uintptr_t{80} << 40;
 // The arena hands out fresh address space in chunks of this many pages.
 inline constexpr size_t kArenaGrowPages = (size_t{2} << 20) >> kPageShift;
+// Arena holes (issue 8, point 2): when the top cannot grow (the arena's
+// limit, or RLIMIT_AS for its reservation), free spans too small for the
+// request are unmapped for good and stop counting against the limit, so free
+// memory in pieces still serves a request none of them fits. Off: ENOMEM.
+#ifndef HZ_ARENA_HOLES
+#define HZ_ARENA_HOLES 1
+#endif
+inline constexpr bool kArenaHoles = HZ_ARENA_HOLES != 0;
 
 // ---- shards (owners) ----
 #ifndef HZ_SHARDS

@@ -1,5 +1,6 @@
 #include "arena/arena.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,16 @@ struct Reservation {
   size_t refused_at = 0, refused_pages = 0, refused_limit = 0, refused_room = 0;
 };
 constinit Reservation g_res;
+
+// Free spans unmapped for good (punch_holes, below), and their pages.
+size_t g_holes = 0, g_hole_pages = 0;
+
+// The most pages top may reach: the limit counts memory (holes have none),
+// and the regions were placed with room for max_pages.
+size_t top_cap() {
+  size_t cap = g_heap.limit + g_hole_pages;
+  return cap < g_res.max_pages ? cap : g_res.max_pages;
+}
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 size_t tags_bytes(size_t pages) { return round_up(pages * sizeof(PageTag), kGrain); }
@@ -145,7 +156,7 @@ bool try_extend(size_t target) {
 // the program needs the rest for its own mappings.
 bool extend(size_t want, size_t least) {
   size_t cur = g_arena.npages;
-  size_t cap = round_up(g_heap.limit, kArenaGrowPages);
+  size_t cap = round_up(top_cap(), kArenaGrowPages);
   if (cap > g_res.max_pages) cap = g_res.max_pages;
   least = round_up(least, kArenaGrowPages);
   if (least > cap) return false;
@@ -170,7 +181,7 @@ bool extend(size_t want, size_t least) {
 // (by RLIMIT_AS; with_refusal: and not what was just refused).
 size_t reachable(bool with_refusal) {
   size_t cur = g_arena.npages;
-  size_t cap = g_heap.limit < g_res.max_pages ? g_heap.limit : g_res.max_pages;
+  size_t cap = top_cap();
   if (cur >= cap) return cap;
   size_t more = cap - cur;
   os::AddressSpace as = os::address_space();
@@ -318,9 +329,49 @@ RunMeta* find_free(size_t n) {
   return best;
 }
 
-bool grow(size_t n) {
+// Free spans inside the arena that no request fits still count: under
+// RLIMIT_AS they hold address space, and against the arena's limit they hold
+// memory. A program that freed every other 1 MiB block of 1.4 GiB got ENOMEM
+// for 600 MiB (under `ulimit -v 2000000`, or HAKOZUNA_ARENA_SIZE=2G), where
+// glibc, whose large blocks are mappings of their own, gave it. punch_holes
+// unmaps the data of free spans, the largest first, until at least want
+// pages are back, and leaves them out of the heap for good: kSpanHole is on
+// no list and merges with nothing, its side arrays stay mapped (free() of a
+// stale pointer into a hole reads only those), and its pages no longer count
+// against the limit (top_cap). Spans under kHoleMinPages stay (little room,
+// one more mapping each), and so does the span ending at top.
+constexpr size_t kHoleMinPages = 16;
+constexpr size_t kHolesMax = 8192;  // mappings are limited (vm.max_map_count)
+
+size_t punch_holes(size_t want) {
+  size_t got = 0;
+  auto punch = [&](RunMeta* m) {
+    size_t page = page_of(m), n = m->npages;
+    if (page + n == g_heap.top) return;
+    list_remove(m);
+    set_span(page, n, kSpanHole);
+    os::release(page_addr(page), n << kPageShift);
+    ++g_holes;
+    g_hole_pages += n;
+    got += n;
+  };
+  for (RunMeta *m = g_heap.big, *next; m && got < want && g_holes < kHolesMax; m = next) {
+    next = m->next;
+    punch(m);
+  }
+  for (size_t n = kExact; n >= kHoleMinPages && got < want && g_holes < kHolesMax; --n)
+    for (RunMeta *m = g_heap.exact[n], *next; m && got < want && g_holes < kHolesMax; m = next) {
+      next = m->next;
+      punch(m);
+    }
+  if (got && options::get().verbose) say("unmapped free spans: ", got << kPageShift, 0);
+  return got;
+}
+
+bool grow_top(size_t n) {
+  const size_t cap = top_cap();
   size_t chunk = (n + kArenaGrowPages - 1) / kArenaGrowPages * kArenaGrowPages;
-  if (g_heap.top + chunk > g_heap.limit) chunk = g_heap.limit - g_heap.top;
+  if (g_heap.top + chunk > cap) chunk = cap - g_heap.top;
   // A free span ending at top merges with the new chunk.
   size_t tail = 0;
   if (g_heap.top > 0 && meta_of(g_heap.top - 1)->state == kSpanFree) tail = meta_of(g_heap.top - 1)->npages;
@@ -334,6 +385,16 @@ bool grow(size_t n) {
   g_heap.top += chunk;
   insert_free(page, chunk, kClean, os::now_ms());
   stats::add(stats::kArenaGrowChunks, 1);
+  return true;
+}
+
+bool grow(size_t n) {
+  const int saved = errno;  // a refused mapping's: not the caller's business if this works
+  if (grow_top(n)) return true;
+  // Out of room at the top: free spans too small for n give theirs back
+  // (with a margin for the side arrays an extension maps), then once more.
+  if (!kArenaHoles || !punch_holes(n * kBytesPerPage / kPageSize + kArenaGrowPages) || !grow_top(n)) return false;
+  errno = saved;
   return true;
 }
 

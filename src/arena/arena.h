@@ -64,7 +64,9 @@ HZ_INLINE uint32_t batch_count(FreeBlock* first, unsigned cls) {
   return has_header(cls) ? static_cast<uint32_t>((header_word(first) ^ first->mask()) >> 48) : 1;
 }
 
-enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2 };
+// kSpanHole: a free span whose data was unmapped under RLIMIT_AS to give the
+// program its address space back (arena.cpp, punch_holes); never used again.
+enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2, kSpanHole = 3 };
 
 struct RunMeta;
 // Pages [lo, hi) counted from a span's first page; lo == hi: none.

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "config.h"
 #include "reach_util.h"
 
 namespace {
@@ -49,6 +50,36 @@ TEST(Reach, NoEnomemWhileAnIdleThreadHoldsFreeMemory) {
     park.release();
     worker.join();
   }
+}
+
+// Free memory in pieces none of which fits a request still serves it: 200
+// blocks of 1 MiB fill most of the 256 MiB arena, every other one is freed,
+// and 120 MiB in one block must come (the arena's limit counts memory, and
+// the freed pieces give theirs back). It got ENOMEM before.
+TEST(Reach, FreePiecesServeARequestNoneOfThemFits) {
+  if (!hz::kArenaHoles) GTEST_SKIP() << "HZ_ARENA_HOLES=0: such a request gets ENOMEM";
+  std::vector<unsigned char*> blocks(200);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    blocks[i] = static_cast<unsigned char*>(malloc(1 << 20));
+    ASSERT_NE(blocks[i], nullptr) << "block " << i;
+    memset(blocks[i], int(i & 255), 4096);
+  }
+  for (size_t i = 0; i < blocks.size(); i += 2) free(blocks[i]), blocks[i] = nullptr;
+  errno = 0;
+  auto* big = static_cast<unsigned char*>(malloc(size_t{120} << 20));
+  ASSERT_NE(big, nullptr) << "ENOMEM with 100 MiB free in pieces; errno " << errno;
+  EXPECT_EQ(errno, 0) << "a malloc that worked changed errno";
+  for (size_t off = 0; off < (size_t{120} << 20); off += 4096) big[off] = 1;
+  for (size_t i = 1; i < blocks.size(); i += 2)
+    for (size_t k = 0; k < 4096; ++k) ASSERT_EQ(blocks[i][k], (unsigned char)(i & 255)) << "block " << i;
+  free(big);
+  // The pieces are gone for good, the memory is not: 1 MiB blocks fit again.
+  for (size_t i = 0; i < blocks.size(); i += 2) {
+    blocks[i] = static_cast<unsigned char*>(malloc(1 << 20));
+    ASSERT_NE(blocks[i], nullptr) << "block " << i << " after the big one";
+    memset(blocks[i], 3, 1 << 20);
+  }
+  for (unsigned char* b : blocks) free(b);
 }
 
 }  // namespace

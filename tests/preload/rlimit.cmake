@@ -8,7 +8,12 @@ add_executable(hz_rlimit_shrink ${HZ_PRELOAD_DIR}/rlimit_shrink.c)
 target_compile_options(hz_rlimit_shrink PRIVATE -fno-builtin)
 target_link_libraries(hz_rlimit_shrink PRIVATE Threads::Threads)
 
+# ... and gives the address space of free pieces back for a request none fits.
+add_executable(hz_rlimit_holes ${HZ_PRELOAD_DIR}/rlimit_holes.c)
+target_compile_options(hz_rlimit_holes PRIVATE -fno-builtin)
+
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
+hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes>)
 hz_preload_test(rlimit.grow rlimit_grow.sh $<TARGET_FILE:hz_rlimit_grow>)
 hz_preload_test(rlimit.shrink rlimit_shrink.sh $<TARGET_FILE:hz_rlimit_shrink>)
 hz_preload_test(rlimit.sort rlimit_under.sh 800000 rlimit_sort.sh)
