@@ -338,10 +338,10 @@ RunMeta* find_free(size_t n) {
 // pages are back, and leaves them out of the heap for good: kSpanHole is on
 // no list and merges with nothing, its side arrays stay mapped (free() of a
 // stale pointer into a hole reads only those), and its pages no longer count
-// against the limit (top_cap). Spans under kHoleMinPages stay (little room,
-// one more mapping each), and so does the span ending at top.
-constexpr size_t kHoleMinPages = 16;
-constexpr size_t kHolesMax = 8192;  // mappings are limited (vm.max_map_count)
+// against the limit (top_cap). The span ending at top stays (it joins the
+// growth). At most kHolesMax holes: each is one more mapping, and mappings
+// are limited (vm.max_map_count, 65 530 by default).
+constexpr size_t kHolesMax = 8192;
 
 size_t punch_holes(size_t want) {
   size_t got = 0;
@@ -359,7 +359,7 @@ size_t punch_holes(size_t want) {
     next = m->next;
     punch(m);
   }
-  for (size_t n = kExact; n >= kHoleMinPages && got < want && g_holes < kHolesMax; --n)
+  for (size_t n = kExact; n >= 1 && got < want && g_holes < kHolesMax; --n)
     for (RunMeta *m = g_heap.exact[n], *next; m && got < want && g_holes < kHolesMax; m = next) {
       next = m->next;
       punch(m);
