@@ -58,7 +58,9 @@ struct Reservation {
 };
 constinit Reservation g_res;
 
-// Free spans unmapped for good (punch_holes, below), and their pages.
+// Free spans whose data is unmapped (punch_holes, below), linked through
+// next/prev, and their count and pages.
+RunMeta* g_hole_list = nullptr;
 size_t g_holes = 0, g_hole_pages = 0;
 
 // The most pages top may reach: the limit counts memory (holes have none),
@@ -335,13 +337,52 @@ RunMeta* find_free(size_t n) {
 // for 600 MiB (under `ulimit -v 2000000`, or HAKOZUNA_ARENA_SIZE=2G), where
 // glibc, whose large blocks are mappings of their own, gave it. punch_holes
 // unmaps the data of free spans, the largest first, until at least want
-// pages are back, and leaves them out of the heap for good: kSpanHole is on
-// no list and merges with nothing, its side arrays stay mapped (free() of a
-// stale pointer into a hole reads only those), and its pages no longer count
-// against the limit (top_cap). The span ending at top stays (it joins the
-// growth). At most kHolesMax holes: each is one more mapping, and mappings
-// are limited (vm.max_map_count, 65 530 by default).
+// pages are back, and keeps them out of the heap until refill_holes maps
+// them again: kSpanHole is on no free list and merges with nothing, its side
+// arrays stay mapped (free() of a stale pointer into a hole reads only
+// those), and its pages do not count against the limit (top_cap). The span
+// ending at top stays (it joins the growth). At most kHolesMax holes: each
+// is one more mapping, and mappings are limited (vm.max_map_count, 65 530).
 constexpr size_t kHolesMax = 8192;
+
+void hole_link(RunMeta* m) {
+  m->prev = nullptr;
+  m->next = g_hole_list;
+  if (g_hole_list) g_hole_list->prev = m;
+  g_hole_list = m;
+  ++g_holes;
+  g_hole_pages += m->npages;
+}
+void hole_unlink(RunMeta* m) {
+  if (m->prev) m->prev->next = m->next; else g_hole_list = m->next;
+  if (m->next) m->next->prev = m->prev;
+  --g_holes;
+  g_hole_pages -= m->npages;
+}
+
+// Maps holes back as clean free spans, merged with their free neighbours,
+// where the limit and RLIMIT_AS allow and nothing else took the addresses:
+// once the program has freed what surrounded them they serve requests again,
+// and the range does not creep up (a loop of "fill 1.4 GiB with 1 MiB
+// blocks, free every other one, take 600 MiB, free all" under ulimit -v
+// failed at its 14th round, its side arrays grown past the room). True when
+// a span of n pages is free afterwards.
+bool refill_holes(size_t n) {
+  bool any = false;
+  for (RunMeta *m = g_hole_list, *next; m; m = next) {
+    next = m->next;
+    const size_t page = page_of(m), h = m->npages;
+    if (g_heap.top - (g_hole_pages - h) > g_heap.limit) continue;  // its memory would pass the limit
+    if (!os::reserve_at(page_addr(page), h << kPageShift)) {
+      if (errno == ENOMEM) break;  // RLIMIT_AS: the others would not fit either
+      continue;                    // something else lives there now
+    }
+    hole_unlink(m);
+    insert_free(page, h, kClean, os::now_ms());
+    any = true;
+  }
+  return any && find_free(n) != nullptr;
+}
 
 size_t punch_holes(size_t want) {
   size_t got = 0;
@@ -351,8 +392,7 @@ size_t punch_holes(size_t want) {
     list_remove(m);
     set_span(page, n, kSpanHole);
     os::release(page_addr(page), n << kPageShift);
-    ++g_holes;
-    g_hole_pages += n;
+    hole_link(m);
     got += n;
   };
   for (RunMeta *m = g_heap.big, *next; m && got < want && g_holes < kHolesMax; m = next) {
@@ -391,9 +431,13 @@ bool grow_top(size_t n) {
 bool grow(size_t n) {
   const int saved = errno;  // a refused mapping's: not the caller's business if this works
   if (grow_top(n)) return true;
-  // Out of room at the top: free spans too small for n give theirs back
-  // (with a margin for the side arrays an extension maps), then once more.
-  if (!kArenaHoles || !punch_holes(n * kBytesPerPage / kPageSize + kArenaGrowPages) || !grow_top(n)) return false;
+  if (!kArenaHoles) return false;
+  // Out of room at the top: holes whose neighbours were freed may serve n
+  // once mapped again; else free spans too small for n give their room back
+  // (with a margin for the side arrays an extension maps), and once more.
+  if (!refill_holes(n) &&
+      (!punch_holes(n * kBytesPerPage / kPageSize + kArenaGrowPages) || !grow_top(n)))
+    return false;
   errno = saved;
   return true;
 }

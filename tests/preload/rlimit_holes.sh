@@ -2,7 +2,8 @@
 # rlimit_holes.sh LIB WORK PROGRAM: under `ulimit -v 2000000`, PROGRAM
 # (rlimit_holes.c) holds 1.4 GiB of 1 MiB blocks, frees every other one and
 # asks for 600 MiB in one block: the address space is there, in pieces, and
-# must be given (glibc gives it). Same output both ways.
+# must be given (glibc gives it). Same output both ways. Then, preloaded only
+# (glibc fails its second round), 20 rounds of the same in one process.
 source "$(dirname "$0")/common.sh"
 prog=${3:?usage: $0 <lib> <work> <rlimit_holes>}
 (ulimit -v 2000000) 2>/dev/null || skip "cannot lower RLIMIT_AS here"
@@ -10,4 +11,7 @@ prog=${3:?usage: $0 <lib> <work> <rlimit_holes>}
 run_pair holes bash -c "ulimit -v 2000000 && exec \"\$0\" 1400 600" "$prog"
 same holes.out
 cat "$HZ_WORK/hz/holes.out"
+out=$(LD_PRELOAD=$HZ_LIB bash -c "ulimit -v 2000000 && exec \"\$0\" 1400 600 20" "$prog") || fail "20 rounds: $out"
+[[ $out == ok ]] || fail "20 rounds: $out"
+echo "[$HZ_TEST] 20 rounds: $out"
 pass
