@@ -43,6 +43,16 @@ RunMeta* run_of(const FreeBlock* b) {
 void release_run(RunMeta* r, uint32_t idle_ms) {
   HZ_CHECK(run_remote::idle(r), "a run given back to the page heap is on a run queue");
   size_t first = arena::page_of(r);
+  // Its blocks are all free, each with its class's free key in its second
+  // word. The pages go back dirty, and a large block or a run of another
+  // class placed over them would hand those words out as data: a program
+  // that copied one to offset 8 of a block of that class (realloc shrinking
+  // a fresh large block does) had that block taken for a double free.
+  if constexpr (kFreeKey && !kHardened) {  // hardened keys mix in the address
+    char* base = static_cast<char*>(arena::page_addr(first));
+    const size_t size = kClasses[r->cls].size;
+    for (uint32_t i = 0; i < r->carved; ++i) reinterpret_cast<FreeBlock*>(base + i * size)->key = 0;
+  }
   for (size_t i = 0; i < r->npages; ++i) g_pagemap.tags[first + i] = make_tag(kFreedClass);
   r->cls = 0;
   arena::free_span(r, false, idle_ms);

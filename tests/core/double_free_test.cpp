@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hakozuna.h"
+#include "size_class/size_class.h"
 
 namespace {
 
@@ -165,6 +166,35 @@ TEST(FreeKey, ALinkToAFreeBlockOfAnotherClassIsCaught) {
   for (auto [size, other] : {std::pair<size_t, size_t>{1000, 48}, {48, 32}, {16, 32}, {20000, 16}}) {
     EXPECT_DEATH(link_to_other_class(size, other), kCorrupt) << size << " " << other;
   }
+}
+
+// Ordinary use never trips it, even over pages that were a small run: a run
+// emptied and given back to the page heap (here by grow reclaim: 40 blocks
+// of 256 KiB freed, then 2.5 MiB of 128 KiB blocks) goes back dirty, and a
+// large block placed there held the free keys of its freed blocks (one at
+// its offset 8). realloc shrinking that block into the 256 KiB class copied
+// the key into a live block, and its free was taken for a double free.
+TEST(FreeKey, PagesOfAReleasedRunCarryNoKey) {
+  void* a[40];
+  void* c[20];
+  for (auto& p : a) p = hz_malloc(262144);
+  for (auto& p : a) hz_free(p);
+  for (auto& p : c) p = hz_malloc(131072);
+  uint64_t* big[4];
+  size_t keys = 0;
+  for (auto& b : big) {
+    b = static_cast<uint64_t*>(hz_malloc(2 << 20));
+    ASSERT_NE(b, nullptr);
+    for (size_t w = 0; w < (2 << 20) / 8; ++w)
+      for (unsigned cls = 1; cls < hz::kNumClasses; ++cls) keys += b[w] == hz::kTables.key[cls];
+  }
+  EXPECT_EQ(keys, 0u) << "fresh large blocks hold free keys";
+  big[0][0] = 42;  // bytes 8..15 never written: realloc copies what was there
+  void* q = hz_realloc(big[0], 250000);
+  ASSERT_NE(q, nullptr);
+  hz_free(q);  // aborted with "double free" before
+  for (int i = 1; i < 4; ++i) hz_free(big[i]);
+  for (auto& p : c) hz_free(p);
 }
 
 // free_sized: a size larger than the block is caught; a smaller one that
