@@ -60,9 +60,10 @@ inline constexpr uintptr_t kArenaHintHigh = uintptr_t{80} << 40;
 // The arena hands out fresh address space in chunks of this many pages.
 inline constexpr size_t kArenaGrowPages = (size_t{2} << 20) >> kPageShift;
 // Arena holes (issue 8, point 2): when the top cannot grow (the arena's
-// limit, or RLIMIT_AS for its reservation), free spans too small for the
-// request are unmapped for good and stop counting against the limit, so free
-// memory in pieces still serves a request none of them fits. Off: ENOMEM.
+// limit, or RLIMIT_AS for its reservation), holes whose neighbours are free
+// again are mapped back, else free spans too small for the request are
+// unmapped and stop counting against the limit, so free memory in pieces
+// still serves a request none of them fits. Off: ENOMEM.
 #ifndef HZ_ARENA_HOLES
 #define HZ_ARENA_HOLES 1
 #endif

@@ -379,6 +379,7 @@ bool refill_holes(size_t n) {
     }
     hole_unlink(m);
     insert_free(page, h, kClean, os::now_ms());
+    stats::add(stats::kArenaHoleRefills, 1);
     any = true;
   }
   return any && find_free(n) != nullptr;
@@ -393,6 +394,7 @@ size_t punch_holes(size_t want) {
     set_span(page, n, kSpanHole);
     os::release(page_addr(page), n << kPageShift);
     hole_link(m);
+    stats::add(stats::kArenaHoles, 1);
     got += n;
   };
   for (RunMeta *m = g_heap.big, *next; m && got < want && g_holes < kHolesMax; m = next) {

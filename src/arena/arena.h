@@ -64,8 +64,8 @@ HZ_INLINE uint32_t batch_count(FreeBlock* first, unsigned cls) {
   return has_header(cls) ? static_cast<uint32_t>((header_word(first) ^ first->mask()) >> 48) : 1;
 }
 
-// kSpanHole: a free span whose data was unmapped under RLIMIT_AS to give the
-// program its address space back (arena.cpp, punch_holes); never used again.
+// kSpanHole: a free span whose data is unmapped, its memory and address space
+// given back, until it is mapped again (arena.cpp, punch_holes, refill_holes).
 enum : uint8_t { kSpanUntouched = 0, kSpanFree = 1, kSpanInUse = 2, kSpanHole = 3 };
 
 struct RunMeta;
