@@ -30,6 +30,14 @@ alignas(8) constinit char g_scan[16384];
 
 // ---- is our code an object of its own? ----
 
+// The static library's code, all of it in one section of its own
+// (cmake/text_section.cmake renames every .text* section of its objects):
+// the linker defines these in the program (or library) linked with
+// libhakozuna.a, whose own code must not count as ours. Not in
+// libhakozuna.so, whose executable segment is all ours.
+extern "C" char __start_hz_text[] __attribute__((weak, visibility("hidden")));
+extern "C" char __stop_hz_text[] __attribute__((weak, visibility("hidden")));
+
 int find_text(dl_phdr_info* info, size_t, void* self) {
   uintptr_t me = reinterpret_cast<uintptr_t>(self);
   for (unsigned i = 0; i < info->dlpi_phnum; ++i) {
@@ -37,11 +45,14 @@ int find_text(dl_phdr_info* info, size_t, void* self) {
     if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
     uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
     if (me - lo >= ph.p_memsz) continue;
-    // The program itself (statically linked with us): its own code would
-    // count as ours.
-    if (!info->dlpi_name || !info->dlpi_name[0]) return 1;
-    g_text_lo = lo;
-    g_text_len = ph.p_memsz;
+    const uintptr_t s = reinterpret_cast<uintptr_t>(__start_hz_text), e = reinterpret_cast<uintptr_t>(__stop_hz_text);
+    if (s && e && me - s < e - s) {
+      g_text_lo = s, g_text_len = e - s;
+    } else if (info->dlpi_name && info->dlpi_name[0] && !s) {
+      g_text_lo = lo, g_text_len = ph.p_memsz;
+    }
+    // Else the program itself, or our objects linked some other way: its
+    // code would count as ours, so idle return stays off.
     return 1;
   }
   return 0;
