@@ -410,13 +410,22 @@ size_t punch_holes(size_t want) {
   return got;
 }
 
-bool grow_top(size_t n) {
+// Grows top for a request of n pages, by whole grow chunks. exact (a large
+// span under large keep): by the shortfall alone where a free span ends at
+// top, so that the span placed there ends at top and no clean pages are left
+// above it for runs to be carved from: once freed it still ends at top, and
+// a larger request after it is placed over its dirty pages, growing top by
+// the difference again. With whole chunks, a program whose buffers grow (a
+// linker's) faulted in each new one above the runs carved after the last,
+// which waited dirty for the decay (ld: 37% above its peak under glibc).
+bool grow_top(size_t n, bool exact) {
   const size_t cap = top_cap();
-  size_t chunk = (n + kArenaGrowPages - 1) / kArenaGrowPages * kArenaGrowPages;
-  if (g_heap.top + chunk > cap) chunk = cap - g_heap.top;
   // A free span ending at top merges with the new chunk.
   size_t tail = 0;
   if (g_heap.top > 0 && meta_of(g_heap.top - 1)->state == kSpanFree) tail = meta_of(g_heap.top - 1)->npages;
+  const bool shortfall = exact && tail && tail < n;
+  size_t chunk = shortfall ? n - tail : (n + kArenaGrowPages - 1) / kArenaGrowPages * kArenaGrowPages;
+  if (g_heap.top + chunk > cap) chunk = cap - g_heap.top;
   if (chunk + tail < n || chunk == 0) return false;
   if (g_heap.top + chunk > g_arena.npages) {
     // Beyond the reservation: extend it, at least by what serves n.
@@ -430,15 +439,15 @@ bool grow_top(size_t n) {
   return true;
 }
 
-bool grow(size_t n) {
+bool grow(size_t n, bool exact = false) {
   const int saved = errno;  // a refused mapping's: not the caller's business if this works
-  if (grow_top(n)) return true;
+  if (grow_top(n, exact)) return true;
   if (!kArenaHoles) return false;
   // Out of room at the top: holes whose neighbours were freed may serve n
   // once mapped again; else free spans too small for n give their room back
   // (with a margin for the side arrays an extension maps), and once more.
   if (!refill_holes(n) &&
-      (!punch_holes(n * kBytesPerPage / kPageSize + kArenaGrowPages) || !grow_top(n)))
+      (!punch_holes(n * kBytesPerPage / kPageSize + kArenaGrowPages) || !grow_top(n, exact)))
     return false;
   errno = saved;
   return true;
@@ -574,7 +583,7 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   LockGuard g(g_heap.lock);
   RunMeta* m = find_free(need);
   if (!m) {
-    if (!grow(need)) return nullptr;
+    if (!grow(need, keep::on() && need > kExact && align_pages <= 1)) return nullptr;
     m = find_free(need);
     if (!m) return nullptr;
   }
