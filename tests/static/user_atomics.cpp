@@ -6,6 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+// Referenced here too, so that the linker defines them even where the
+// archive does not use them (idle return is compiled out under TSan).
+extern "C" char __start_hz_text[] __attribute__((weak));
+extern "C" char __stop_hz_text[] __attribute__((weak));
+
 std::atomic<bool> flag{false};
 std::atomic<void*> ptr{nullptr};
 const std::array<unsigned, 64> table{};
@@ -16,6 +21,6 @@ int main() {
   void* p = malloc(100);
   ptr.store(p, std::memory_order_release);
   free(ptr.exchange(nullptr, std::memory_order_acq_rel));
-  std::printf("%d %u\n", was && !flag.load(std::memory_order_acquire), table[3]);
+  std::printf("%d %u %d\n", was && !flag.load(std::memory_order_acquire), table[3], __stop_hz_text > __start_hz_text);
   return 0;
 }
