@@ -119,7 +119,7 @@ if ((QUICK == 0)); then
   # of what it takes still run) and valgrind (single-threaded: no remote free). Neither this row nor the hardened one
   # builds the other lanes' libraries (hakozuna run --lane): the release row
   # tests those.
-  SKIP='^(preload\.rlimit|idle|valgrind)\.' run_build lane-r90 build-r90 -DHAKOZUNA_LANE=r90 -DCMAKE_BUILD_TYPE=Release \
+  SKIP='^(preload\.rlimit|idle|valgrind|static\.Idle[A-Za-z]*)\.' run_build lane-r90 build-r90 -DHAKOZUNA_LANE=r90 -DCMAKE_BUILD_TYPE=Release \
     -DHAKOZUNA_BUILD_BENCH=OFF -DHAKOZUNA_RUN_LANES=OFF
   # ... and its lock-free run lists and run queue under both sanitizers (the
   # asan/tsan builds above are of the default lane, where they compile away).
@@ -129,9 +129,9 @@ if ((QUICK == 0)); then
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAKOZUNA_BUILD_BENCH=OFF
   done
   # The hardened build (canaries, zeroing, quarantine, guard pages): every
-  # test the release build runs but the idle.* programs (as in lane-r90), and
-  # its own checks (hardened_test).
-  SKIP='^idle\.' run_build hardened build-hardened -DHAKOZUNA_HARDENED=ON -DCMAKE_BUILD_TYPE=Release \
+  # test the release build runs but the idle.* programs and the static-link
+  # copies of the idle tests (as in lane-r90), and its own checks (hardened_test).
+  SKIP='^(idle|static\.Idle[A-Za-z]*)\.' run_build hardened build-hardened -DHAKOZUNA_HARDENED=ON -DCMAKE_BUILD_TYPE=Release \
     -DHAKOZUNA_BUILD_BENCH=OFF -DHAKOZUNA_RUN_LANES=OFF
   # The hz_* API fuzzed against a shadow model: the committed corpus, then a
   # fixed-seed mutation run. Its own project, since libFuzzer needs clang.
