@@ -205,6 +205,11 @@ PageRange rebase(PageRange r, size_t from, size_t to, size_t n) {
   if (hi <= lo) return kClean;
   return {static_cast<uint32_t>(lo - to), static_cast<uint32_t>(hi - to)};
 }
+// Pages of r inside [at, at + n).
+size_t overlap(PageRange r, size_t at, size_t n) {
+  size_t lo = r.lo > at ? r.lo : at, hi = r.hi < at + n ? r.hi : at + n;
+  return hi > lo ? hi - lo : 0;
+}
 PageRange hull(PageRange a, PageRange b) {
   if (a.hi == a.lo) return b;
   if (b.hi == b.lo) return a;
@@ -410,22 +415,13 @@ size_t punch_holes(size_t want) {
   return got;
 }
 
-// Grows top for a request of n pages, by whole grow chunks. exact (a large
-// span under large keep): by the shortfall alone where a free span ends at
-// top, so that the span placed there ends at top and no clean pages are left
-// above it for runs to be carved from: once freed it still ends at top, and
-// a larger request after it is placed over its dirty pages, growing top by
-// the difference again. With whole chunks, a program whose buffers grow (a
-// linker's) faulted in each new one above the runs carved after the last,
-// which waited dirty for the decay (ld: 37% above its peak under glibc).
-bool grow_top(size_t n, bool exact) {
+bool grow_top(size_t n) {
   const size_t cap = top_cap();
+  size_t chunk = (n + kArenaGrowPages - 1) / kArenaGrowPages * kArenaGrowPages;
+  if (g_heap.top + chunk > cap) chunk = cap - g_heap.top;
   // A free span ending at top merges with the new chunk.
   size_t tail = 0;
   if (g_heap.top > 0 && meta_of(g_heap.top - 1)->state == kSpanFree) tail = meta_of(g_heap.top - 1)->npages;
-  const bool shortfall = exact && tail && tail < n;
-  size_t chunk = shortfall ? n - tail : (n + kArenaGrowPages - 1) / kArenaGrowPages * kArenaGrowPages;
-  if (g_heap.top + chunk > cap) chunk = cap - g_heap.top;
   if (chunk + tail < n || chunk == 0) return false;
   if (g_heap.top + chunk > g_arena.npages) {
     // Beyond the reservation: extend it, at least by what serves n.
@@ -439,15 +435,15 @@ bool grow_top(size_t n, bool exact) {
   return true;
 }
 
-bool grow(size_t n, bool exact = false) {
+bool grow(size_t n) {
   const int saved = errno;  // a refused mapping's: not the caller's business if this works
-  if (grow_top(n, exact)) return true;
+  if (grow_top(n)) return true;
   if (!kArenaHoles) return false;
   // Out of room at the top: holes whose neighbours were freed may serve n
   // once mapped again; else free spans too small for n give their room back
   // (with a margin for the side arrays an extension maps), and once more.
   if (!refill_holes(n) &&
-      (!punch_holes(n * kBytesPerPage / kPageSize + kArenaGrowPages) || !grow_top(n, exact)))
+      (!punch_holes(n * kBytesPerPage / kPageSize + kArenaGrowPages) || !grow_top(n)))
     return false;
   errno = saved;
   return true;
@@ -583,7 +579,7 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   LockGuard g(g_heap.lock);
   RunMeta* m = find_free(need);
   if (!m) {
-    if (!grow(need, keep::on() && need > kExact && align_pages <= 1)) return nullptr;
+    if (!grow(need)) return nullptr;
     m = find_free(need);
     if (!m) return nullptr;
   }
@@ -597,8 +593,16 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   if (align_pages > 1) {
     size_t abs = (g_pagemap.base >> kPageShift) + page;
     at = page + ((align_pages - (abs & (align_pages - 1))) & (align_pages - 1));
-  } else if (keep::on() && n > npages && count(d)) {
-    at = page + (d.lo < n - npages ? d.lo : n - npages);
+  } else if (keep::on() && n > npages) {
+    if (count(d)) at = page + (d.lo < n - npages ? d.lo : n - npages);
+    // A large span goes to the end of the free span, unless that reuses
+    // fewer of its dirty pages: what is left lies below it, where the runs
+    // carved next are placed, and a span that ends at top, once freed,
+    // merges with what top grows by next, so a larger buffer after it is
+    // placed over its pages (a linker's growing buffers: ld's peak 26.3 ->
+    // 24.0 MB, docs/boxes.md "Large keep").
+    if (npages > kExact && overlap(d, n - npages, npages) >= overlap(d, at - page, npages))
+      at = page + n - npages;
   }
   if (at > page) put_free(page, at - page, rebase(d, page, page, at - page), since);
   size_t end = at + npages;
