@@ -32,10 +32,11 @@ struct Heap {
   size_t limit = 0;      // pages the arena may use
   size_t in_use = 0;     // pages in spans in use
   size_t dirty_free = 0; // dirty pages of free spans
-  size_t dirty_big = 0;  // ... of those on the big list (bounded by keep::limit_pages)
+  size_t dirty_big = 0;  // ... of those on the big list (bounded by keep::bound_pages)
   size_t free_pages = 0; // pages in free spans
   size_t purging = 0;    // pages of free spans out of the lists while being purged
   size_t mapped_peak = 0;
+  size_t span_max = 0;   // pages of the largest span over kExact handed out (large keep's bound)
 };
 constinit Heap g_heap;
 
@@ -610,6 +611,7 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   set_span(at, npages, kSpanInUse);
   const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
+  if (npages > kExact && npages > g_heap.span_max) g_heap.span_max = npages;
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
@@ -652,7 +654,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const bool keep = keep_it && keep::on();
   const size_t limit = keep ? keep::limit_pages(__atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED)) : 0;
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
-  const bool purge_now = purge || keep::purge_at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
+  const bool purge_now = purge || keep::purge_at_free(n, keep, big && keep && os::address_space_limit() != os::kUnlimited);
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
     stats::add(stats::kPurgedBytes, n << kPageShift);
@@ -667,7 +669,11 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     // (which may not run again: no dirty memory is left to wake it).
     if (purge_now) shrink_tail(0, 0, page);
     note_peak();
-    if (keep && g_heap.dirty_big > limit) k = take_over_bound(limit, ev);
+    // The bound is at least the largest span the program has used: a
+    // program that replaces its one large buffer keeps the pages of the
+    // last one for the next (see keep::purge_at_free).
+    const size_t bound = keep::bound_pages(limit, g_heap.span_max);
+    if (keep && g_heap.dirty_big > bound) k = take_over_bound(bound, ev);
   }
   if (k) purge_evicted(ev, k);
   return big && !purge_now;
