@@ -3,7 +3,7 @@
 // dirty in the page heap, and later spans are placed over dirty pages before
 // fresh ones (a program replacing large buffers then faults nothing in).
 // Bounded: the dirty pages of free spans over kExact pages stay under
-// bound_pages(), beyond which the oldest are purged at once; the decay purges
+// limit_pages(), beyond which the oldest are purged at once; the decay purges
 // the rest once idle. The mechanism (dirty ranges, fit, eviction) is in
 // arena.cpp.
 #pragma once
@@ -27,25 +27,19 @@ inline size_t limit_pages(size_t peak_pages) {
   return limit;
 }
 
-// The dirty pages kept over spans of the big list: limit_pages(), but at
-// least the largest span handed out (span_max pages), within kLargeKeepMaxBytes.
-inline size_t bound_pages(size_t limit, size_t span_max) {
-  const size_t cap = kLargeKeepMaxBytes >> kPageShift;
-  if (span_max > cap) span_max = cap;
-  return limit > span_max ? limit : span_max;
-}
-
 // Whether a freed span of npages is purged at once: from kPurgeOnFreeBytes
 // unless kept (keep: a large block's, with the box on); kept, when larger
-// than kLargeKeepMaxBytes, or under RLIMIT_AS (the program may need its
-// address space for its own mappings, which must not wait for the decay).
-// A span over the share of the peak is kept (the older kept pages are
-// evicted down to bound_pages() instead): a program that replaces its one
-// large buffer faulted in every page of every replacement (a 3-6 MiB buffer
-// replaced 3 000 times: 2.94 M faults, 6.5 s; glibc 13 k, 0.19 s).
-inline bool purge_at_free(size_t npages, bool keep, bool under_rlimit) {
+// than the bound, or under RLIMIT_AS (the program may need its address space
+// for its own mappings, which must not wait for the decay). But arena.cpp
+// keeps one over the bound (up to kLargeKeepMaxBytes) where it ends at top,
+// its dirty pages whole: a program that replaces its one large buffer
+// faulted in every page of every replacement (3-6 MiB replaced 3 000 times:
+// 2.94 M faults, 6.5 s; glibc 13 k, 0.19 s), while elsewhere a freed buffer
+// over the bound that the next one cannot extend stays purged (a 200 MiB
+// one, small blocks, then 300 MiB: the peak would be 500 MiB).
+inline bool purge_at_free(size_t npages, bool keep, size_t limit, bool under_rlimit) {
   if ((npages << kPageShift) < kPurgeOnFreeBytes) return false;
-  return !keep || npages > (kLargeKeepMaxBytes >> kPageShift) || under_rlimit;
+  return !keep || npages > limit || under_rlimit;
 }
 
 }  // namespace hz::arena::keep
