@@ -301,9 +301,8 @@ namespace hz {
 #endif
 inline constexpr bool kLargeKeep = HZ_LARGE_KEEP != 0 && !kHardened;
 // The bound on the dirty pages of free spans over 1 MiB: at most this many
-// bytes and 1/HZ_LARGE_KEEP_SHARE of the peak mapped, but for the free span
-// at top (arena/keep.h; 128 MiB or 1/4 made the large-buffer shape fault
-// 5-7x more pages).
+// bytes and 1/HZ_LARGE_KEEP_SHARE of the peak mapped (128 MiB or 1/4 made
+// the large-buffer shape fault 5-7x more pages).
 #ifndef HZ_LARGE_KEEP_MAX_BYTES
 #define HZ_LARGE_KEEP_MAX_BYTES (size_t{256} << 20)
 #endif

@@ -261,7 +261,7 @@ void put_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
 
 // Inserts [page, page+n), dirty where dirty says (since: its decay clock),
 // as a free span, merging with free neighbours.
-RunMeta* insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
+void insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   const size_t added = n;
   // A merged span keeps the decay clock of its oldest dirty part, so that
   // memory already idle is not held back by a neighbour freed just now.
@@ -306,7 +306,6 @@ RunMeta* insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   }
   if (count(dirty) && n >= kArenaGrowPages && n - added < kArenaGrowPages) stats::add(stats::kReclaimSegments, 1);
   put_free(page, n, dirty, since);
-  return meta_of(page);
 }
 
 RunMeta* find_free(size_t n) {
@@ -496,15 +495,12 @@ struct Evict {
 };
 constexpr unsigned kEvictMax = 8;
 
-// Evicts the oldest dirty pages of the big list until they are within limit;
-// spare's last.
-unsigned take_over_bound(size_t limit, Evict* out, const RunMeta* spare = nullptr) {
+unsigned take_over_bound(size_t limit, Evict* out) {
   unsigned k = 0;
   while (g_heap.dirty_big > limit && k < kEvictMax) {
     RunMeta* oldest = nullptr;
     for (RunMeta* m = g_heap.big; m; m = m->next)
-      if (m != spare && count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0)) oldest = m;
-    if (!oldest && spare && count(spare->dirty)) oldest = const_cast<RunMeta*>(spare), spare = nullptr;
+      if (count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0)) oldest = m;
     if (!oldest) break;
     PageRange d = oldest->dirty;
     size_t excess = g_heap.dirty_big - limit;
@@ -656,16 +652,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const bool keep = keep_it && keep::on();
   const size_t limit = keep ? keep::limit_pages(__atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED)) : 0;
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
-  const bool rlimited = big && keep && os::address_space_limit() != os::kUnlimited;
-  bool purge_now = purge || keep::purge_at_free(n, keep, limit, rlimited);
-  if (purge_now && !purge && keep && !rlimited && n <= (kLargeKeepMaxBytes >> kPageShift)) {
-    // Over the bound, but ending at top (or at a free span that does): kept,
-    // since a later span, larger or not, is placed over it (see keep.h).
-    LockGuard g(g_heap.lock);
-    const size_t end = page + n;
-    if (end == g_heap.top || (meta_of(end)->state == kSpanFree && end + meta_of(end)->npages == g_heap.top))
-      purge_now = false;
-  }
+  const bool purge_now = purge || keep::purge_at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
     stats::add(stats::kPurgedBytes, n << kPageShift);
@@ -675,22 +662,12 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   {
     LockGuard g(g_heap.lock);
     g_heap.in_use -= n;
-    RunMeta* merged = insert_free(page, n, purge_now ? kClean : PageRange{0, static_cast<uint32_t>(n)}, os::now_ms() - idle_ms);
+    insert_free(page, n, purge_now ? kClean : PageRange{0, static_cast<uint32_t>(n)}, os::now_ms() - idle_ms);
     // Purged already: its address space need not wait for the decay either
     // (which may not run again: no dirty memory is left to wake it).
     if (purge_now) shrink_tail(0, 0, page);
     note_peak();
-    // The free span at top keeps its dirty pages whole, within
-    // kLargeKeepMaxBytes (older ones go first): they merge with the
-    // remainder of an earlier, larger buffer there, which the next buffer
-    // may reuse too.
-    size_t bound = limit;
-    const bool at_top = keep && !purge_now && page_of(merged) + merged->npages == g_heap.top;
-    if (at_top && count(merged->dirty) > bound) {
-      bound = count(merged->dirty);
-      if (bound > (kLargeKeepMaxBytes >> kPageShift)) bound = kLargeKeepMaxBytes >> kPageShift;
-    }
-    if (keep && g_heap.dirty_big > bound) k = take_over_bound(bound, ev, at_top ? merged : nullptr);
+    if (keep && g_heap.dirty_big > limit) k = take_over_bound(limit, ev);
   }
   if (k) purge_evicted(ev, k);
   return big && !purge_now;

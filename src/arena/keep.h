@@ -30,13 +30,7 @@ inline size_t limit_pages(size_t peak_pages) {
 // Whether a freed span of npages is purged at once: from kPurgeOnFreeBytes
 // unless kept (keep: a large block's, with the box on); kept, when larger
 // than the bound, or under RLIMIT_AS (the program may need its address space
-// for its own mappings, which must not wait for the decay). But arena.cpp
-// keeps one over the bound (up to kLargeKeepMaxBytes) where it ends at top,
-// its dirty pages whole: a program that replaces its one large buffer
-// faulted in every page of every replacement (3-6 MiB replaced 3 000 times:
-// 2.94 M faults, 6.5 s; glibc 13 k, 0.19 s), while elsewhere a freed buffer
-// over the bound that the next one cannot extend stays purged (a 200 MiB
-// one, small blocks, then 300 MiB: the peak would be 500 MiB).
+// for its own mappings, which must not wait for the decay).
 inline bool purge_at_free(size_t npages, bool keep, size_t limit, bool under_rlimit) {
   if ((npages << kPageShift) < kPurgeOnFreeBytes) return false;
   return !keep || npages > limit || under_rlimit;

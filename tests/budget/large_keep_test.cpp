@@ -161,35 +161,11 @@ TEST(LargeKeep, ARandomlyResizedBufferAmongSmallBlocksStaysNearTheLivePeak) {
   for (auto*& p : small) free(p), p = nullptr;
 }
 
-// One buffer of 3.2-6.5 MiB replaced by one of random size (a break-it
-// helper's program): in a process whose peak is that one buffer, the share
-// of the peak kept (half) was under the buffer, so every freed buffer was
-// purged and every new one faulted in (2.94 M faults for 3 000, 6.5 s; glibc
-// 13 k, 0.19 s). The free span at top is now kept over the bound.
-TEST(LargeKeep, ReplacingTheOnlyLargeBufferFaultsOnlyItsGrowth) {
-  if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build";
-  std::mt19937_64 rng(5);
-  char* buf = nullptr;
-  long f0 = minor_faults(), filled = 0;
-  for (int it = 0; it < 300; ++it) {
-    free(buf);
-    size_t n = (3200 << 10) + rng() % (3300 << 10);
-    buf = static_cast<char*>(malloc(n));
-    ASSERT_NE(buf, nullptr);
-    memset(buf, it, n);
-    filled += static_cast<long>(n / 4096);
-  }
-  free(buf);
-  long faults = minor_faults() - f0;
-  printf("%ld minor faults for %ld pages filled\n", faults, filled);
-  EXPECT_LT(faults, filled / 20);
-}
-
 // A 100 MiB buffer freed with small blocks allocated after it, then a 120
-// MiB one: the freed buffer, over the bound (half the peak) and not at top,
-// is purged at free, as the next one cannot extend it. Keeping every freed
-// span up to kLargeKeepMaxBytes (tried) held it while the next one faulted
-// in: 237 MiB peak against 137 (glibc 135).
+// MiB one: the freed buffer, over the bound (half the peak), is purged at
+// free, as the next one cannot extend it. Keeping every freed span up to
+// kLargeKeepMaxBytes (tried, docs/boxes.md) held it while the next one
+// faulted in: 237 MiB peak against 137 (glibc 135).
 TEST(LargeKeep, AFreedBufferTheNextCannotExtendIsNotKeptOverTheBound) {
   if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build";
   malloc_trim(0);

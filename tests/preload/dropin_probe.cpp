@@ -54,13 +54,12 @@ int count_tasks(const char* comm_wanted, int* matched) {
 
 // Frees that leave memory idle (flushes, large blocks) from several threads:
 // what starts an allocator's background work.
-void churn(bool large = true) {
+void churn() {
   std::vector<void*> v;
   for (int round = 0; round < 20; ++round) {
     for (int i = 0; i < 5000; ++i) v.push_back(malloc(64 + i % 512));
     for (void* p : v) free(p);
     v.clear();
-    if (!large) continue;
     void* big = malloc(8 << 20);
     memset(big, 1, 4096);
     free(big);
@@ -103,9 +102,7 @@ int case_sigwait() {
 }
 
 // The allocator's own threads are named hz-*; after fork the child has none
-// until it needs one: a single-threaded child that frees small blocks needs
-// none (one that keeps a freed 8 MiB buffer for reuse needs a purger to
-// return it once idle).
+// until it needs one.
 int case_threads() {
   std::thread t([] { churn(); });
   t.join();
@@ -117,7 +114,7 @@ int case_threads() {
   if (preloaded && hz != 1) die("expected exactly one allocator thread named hz-*");
   pid_t pid = fork();
   if (pid == 0) {
-    churn(false);
+    churn();
     usleep(200 * 1000);
     int m = 0;
     int n = count_tasks("hz-", &m);
