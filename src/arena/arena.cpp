@@ -36,6 +36,9 @@ struct Heap {
   size_t free_pages = 0; // pages in free spans
   size_t purging = 0;    // pages of free spans out of the lists while being purged
   size_t mapped_peak = 0;
+  // Large keep: the free span outside the bound (keep::AtFree::kSpare), on
+  // the big list; null when none. A merge carries it to the merged span.
+  RunMeta* spare = nullptr;
 };
 constinit Heap g_heap;
 
@@ -242,6 +245,7 @@ void list_insert(RunMeta* m) {
 }
 
 void list_remove(RunMeta* m) {
+  if (m == g_heap.spare) g_heap.spare = nullptr;
   RunMeta** head = list_for(m->npages);
   if (m->prev) m->prev->next = m->next; else *head = m->next;
   if (m->next) m->next->prev = m->prev;
@@ -260,8 +264,8 @@ void put_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
 }
 
 // Inserts [page, page+n), dirty where dirty says (since: its decay clock),
-// as a free span, merging with free neighbours.
-void insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
+// as a free span, merging with free neighbours. Returns the span's first page.
+size_t insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   const size_t added = n;
   // A merged span keeps the decay clock of its oldest dirty part, so that
   // memory already idle is not held back by a neighbour freed just now.
@@ -281,12 +285,14 @@ void insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
     }
     weight += w;
   };
+  bool carry = false;  // a neighbour was the spare: the merged span is
   if (page > 0) {
     RunMeta* left_last = meta_of(page - 1);
     if (left_last->state == kSpanFree) {
       size_t ln = left_last->npages;
       RunMeta* left = meta_of(page - ln);
       HZ_CHECK(left->state == kSpanFree && left->npages == ln, "page heap: left neighbour corrupt");
+      carry |= left == g_heap.spare;
       list_remove(left);
       older(left);
       dirty = hull(left->dirty, rebase(dirty, page, page - ln, n + ln));
@@ -298,6 +304,7 @@ void insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
     RunMeta* right = meta_of(page + n);
     if (right->state == kSpanFree) {
       size_t rn = right->npages;
+      carry |= right == g_heap.spare;
       list_remove(right);
       older(right);
       dirty = hull(dirty, rebase(right->dirty, page + n, page, n + rn));
@@ -306,6 +313,8 @@ void insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   }
   if (count(dirty) && n >= kArenaGrowPages && n - added < kArenaGrowPages) stats::add(stats::kReclaimSegments, 1);
   put_free(page, n, dirty, since);
+  if (carry) g_heap.spare = meta_of(page);
+  return page;
 }
 
 RunMeta* find_free(size_t n) {
@@ -495,15 +504,19 @@ struct Evict {
 };
 constexpr unsigned kEvictMax = 8;
 
+// Dirty pages counted against the bound: those of the big list but the spare's.
+size_t dirty_bounded() { return g_heap.dirty_big - (g_heap.spare ? count(g_heap.spare->dirty) : 0); }
+
 unsigned take_over_bound(size_t limit, Evict* out) {
   unsigned k = 0;
-  while (g_heap.dirty_big > limit && k < kEvictMax) {
+  while (dirty_bounded() > limit && k < kEvictMax) {
     RunMeta* oldest = nullptr;
     for (RunMeta* m = g_heap.big; m; m = m->next)
-      if (count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0)) oldest = m;
+      if (m != g_heap.spare && count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0))
+        oldest = m;
     if (!oldest) break;
     PageRange d = oldest->dirty;
-    size_t excess = g_heap.dirty_big - limit;
+    size_t excess = dirty_bounded() - limit;
     uint32_t cut = static_cast<uint32_t>(count(d) < excess ? count(d) : excess);
     size_t page = page_of(oldest), n = oldest->npages;
     list_remove(oldest);
@@ -512,6 +525,33 @@ unsigned take_over_bound(size_t limit, Evict* out) {
     out[k++] = {page, n, cut == count(d) ? kClean : PageRange{d.lo, d.hi - cut}, {d.hi - cut, d.hi}, oldest->since_ms};
   }
   return k;
+}
+
+// The spare, purged: pages that are not dirty were handed out elsewhere, so
+// holding it no longer spares the program a fault. Out of the lists until
+// purged (purge_evicted), like an evicted span.
+unsigned drop(RunMeta* m, Evict* out) {
+  if (!m || !count(m->dirty)) return 0;
+  size_t page = page_of(m), n = m->npages;
+  out[0] = {page, n, kClean, m->dirty, m->since_ms};
+  list_remove(m);
+  set_span(page, n, kSpanInUse);
+  g_heap.purging += n;
+  return 1;
+}
+unsigned drop_spare(Evict* out) {
+  if (g_heap.spare) stats::add(stats::kKeepSpareDropped, 1);
+  return drop(g_heap.spare, out);
+}
+
+// A span was placed in the spare over dirty pages only: of the free spans
+// left beside it, the one on the big list with more dirty pages is the spare
+// now.
+void spare_rest(RunMeta* a, RunMeta* b) {
+  RunMeta* best = nullptr;
+  for (RunMeta* r : {a, b})
+    if (r && r->npages > kExact && count(r->dirty) && (!best || count(r->dirty) > count(best->dirty))) best = r;
+  g_heap.spare = best;
 }
 
 void purge_evicted(const Evict* ev, unsigned k) {
@@ -574,15 +614,18 @@ bool init() {
   }
 }
 
-RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
+namespace {
+// alloc_span_dirty under the heap lock; *k: spans evicted, for the caller to
+// purge outside it.
+RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* ev, unsigned* k) {
   size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
-  LockGuard g(g_heap.lock);
   RunMeta* m = find_free(need);
   if (!m) {
     if (!grow(need)) return nullptr;
     m = find_free(need);
     if (!m) return nullptr;
   }
+  const bool in_spare = m == g_heap.spare;
   list_remove(m);
   size_t page = page_of(m), n = m->npages;
   const PageRange d = m->dirty;
@@ -604,12 +647,22 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
     if (npages > kExact && overlap(d, n - npages, npages) >= overlap(d, at - page, npages))
       at = page + n - npages;
   }
-  if (at > page) put_free(page, at - page, rebase(d, page, page, at - page), since);
+  RunMeta *below = nullptr, *above = nullptr;
+  if (at > page) put_free(page, at - page, rebase(d, page, page, at - page), since), below = meta_of(page);
   size_t end = at + npages;
-  if (page + n > end) put_free(end, page + n - end, rebase(d, page, end, page + n - end), since);
+  if (page + n > end) put_free(end, page + n - end, rebase(d, page, end, page + n - end), since), above = meta_of(end);
   set_span(at, npages, kSpanInUse);
   const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
+  // Large keep: pages that are not dirty handed out drop the spare, unless
+  // this span took all of its dirty pages (it was placed over the spare).
+  if (in_spare && count(mine) == npages) spare_rest(below, above);
+  else if (in_spare && count(mine) < count(d)) {  // what is left of it
+    stats::add(stats::kKeepSpareDropped, 1);
+    *k = drop(below, ev);
+    *k += drop(above, ev + *k);
+  }
+  else if (!in_spare && count(mine) < npages) *k = drop_spare(ev);
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
@@ -622,9 +675,22 @@ RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   if (HZ_UNLIKELY(track::active())) track::on_span(page_addr(at), npages << kPageShift);
   return meta_of(at);
 }
+}  // namespace
 
-bool grow_in_place(RunMeta* m, size_t npages) {
-  LockGuard g(g_heap.lock);
+RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
+  Evict ev[kEvictMax];
+  unsigned k = 0;
+  RunMeta* m;
+  {
+    LockGuard g(g_heap.lock);
+    m = place_span(npages, align_pages, dirty, ev, &k);
+  }
+  if (k) purge_evicted(ev, k);
+  return m;
+}
+
+namespace {
+bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   HZ_CHECK(m->state == kSpanInUse, "page heap: growing a span not in use");
   const size_t page = page_of(m), n = m->npages, end = page + n;
   if (npages <= n) return npages == n;
@@ -638,12 +704,30 @@ bool grow_in_place(RunMeta* m, size_t npages) {
   const size_t rn = right->npages;
   const PageRange d = right->dirty;
   const uint32_t since = right->since_ms;
+  const bool in_spare = right == g_heap.spare;
   list_remove(right);
-  if (rn > need) put_free(end + need, rn - need, rebase(d, end, end + need, rn - need), since);
+  RunMeta* rest = nullptr;
+  if (rn > need) put_free(end + need, rn - need, rebase(d, end, end + need, rn - need), since), rest = meta_of(end + need);
   set_span(page, npages, kSpanInUse);
   g_heap.in_use += need;
+  if (in_spare && overlap(d, 0, need) == need) spare_rest(rest, nullptr);
+  else if (in_spare && overlap(d, 0, need) < count(d)) stats::add(stats::kKeepSpareDropped, 1), *k = drop(rest, ev);
+  else if (!in_spare && overlap(d, 0, need) < need) *k = drop_spare(ev);
   note_peak();
   return true;
+}
+}  // namespace
+
+bool grow_in_place(RunMeta* m, size_t npages) {
+  Evict ev[kEvictMax];
+  unsigned k = 0;
+  bool grown;
+  {
+    LockGuard g(g_heap.lock);
+    grown = grow_span(m, npages, ev, &k);
+  }
+  if (k) purge_evicted(ev, k);
+  return grown;
 }
 
 bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
@@ -652,7 +736,9 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const bool keep = keep_it && keep::on();
   const size_t limit = keep ? keep::limit_pages(__atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED)) : 0;
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
-  const bool purge_now = purge || keep::purge_at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
+  const keep::AtFree fate =
+      purge ? keep::AtFree::kPurge : keep::at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
+  const bool purge_now = fate == keep::AtFree::kPurge;
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
     stats::add(stats::kPurgedBytes, n << kPageShift);
@@ -662,12 +748,15 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   {
     LockGuard g(g_heap.lock);
     g_heap.in_use -= n;
-    insert_free(page, n, purge_now ? kClean : PageRange{0, static_cast<uint32_t>(n)}, os::now_ms() - idle_ms);
+    size_t start = insert_free(page, n, purge_now ? kClean : PageRange{0, static_cast<uint32_t>(n)}, os::now_ms() - idle_ms);
     // Purged already: its address space need not wait for the decay either
     // (which may not run again: no dirty memory is left to wake it).
     if (purge_now) shrink_tail(0, 0, page);
+    // The last span over the bound is the spare (an earlier one, not merged
+    // with it, counts against the bound again).
+    if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), stats::add(stats::kKeepSpare, 1);
     note_peak();
-    if (keep && g_heap.dirty_big > limit) k = take_over_bound(limit, ev);
+    if (keep && dirty_bounded() > limit) k = take_over_bound(limit, ev);
   }
   if (k) purge_evicted(ev, k);
   return big && !purge_now;

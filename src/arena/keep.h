@@ -27,13 +27,19 @@ inline size_t limit_pages(size_t peak_pages) {
   return limit;
 }
 
-// Whether a freed span of npages is purged at once: from kPurgeOnFreeBytes
-// unless kept (keep: a large block's, with the box on); kept, when larger
-// than the bound, or under RLIMIT_AS (the program may need its address space
-// for its own mappings, which must not wait for the decay).
-inline bool purge_at_free(size_t npages, bool keep, size_t limit, bool under_rlimit) {
-  if ((npages << kPageShift) < kPurgeOnFreeBytes) return false;
-  return !keep || npages > limit || under_rlimit;
+// What becomes of a freed span of npages. Purged at once from
+// kPurgeOnFreeBytes unless kept (keep: a large block's, with the box on);
+// kept, when under RLIMIT_AS (the program may need its address space for its
+// own mappings, which must not wait for the decay) or larger than
+// kLargeKeepMaxBytes; when larger than the bound, it is the spare: kept
+// outside the bound until pages that are not dirty are handed out elsewhere
+// (then it counts against the bound like the others).
+enum class AtFree { kKeep, kSpare, kPurge };
+inline AtFree at_free(size_t npages, bool keep, size_t limit, bool under_rlimit) {
+  if ((npages << kPageShift) < kPurgeOnFreeBytes) return AtFree::kKeep;
+  if (!keep || under_rlimit) return AtFree::kPurge;
+  if (npages <= limit) return AtFree::kKeep;
+  return kLargeKeepSpare && (npages << kPageShift) <= kLargeKeepMaxBytes ? AtFree::kSpare : AtFree::kPurge;
 }
 
 }  // namespace hz::arena::keep
