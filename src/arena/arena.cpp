@@ -39,6 +39,7 @@ struct Heap {
   // Large keep: the free span outside the bound (keep::AtFree::kSpare), on
   // the big list; null when none. A merge carries it to the merged span.
   RunMeta* spare = nullptr;
+  uint32_t spare_gen = 0, spare_seen = 0;  // spares set; the purger's last look (spare_tick)
 };
 constinit Heap g_heap;
 
@@ -489,8 +490,10 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~s
   return dirty;
 }
 
+// The peak the bound is a share of: without the spare, which would raise the
+// bound it is held beyond (and with it what is kept: a loop).
 void note_peak() {
-  size_t mapped = g_heap.in_use + g_heap.dirty_free;
+  size_t mapped = g_heap.in_use + g_heap.dirty_free - (g_heap.spare ? count(g_heap.spare->dirty) : 0);
   if (mapped > g_heap.mapped_peak) __atomic_store_n(&g_heap.mapped_peak, mapped, __ATOMIC_RELAXED);  // free_span reads it unlocked
 }
 
@@ -552,6 +555,25 @@ void spare_rest(RunMeta* a, RunMeta* b) {
   for (RunMeta* r : {a, b})
     if (r && r->npages > kExact && count(r->dirty) && (!best || count(r->dirty) > count(best->dirty))) best = r;
   g_heap.spare = best;
+}
+
+// Each purger tick: a spare seen at the last tick and not reused since is
+// purged (the program has moved on; and memory it takes outside the
+// allocator, its own mappings, does not drop it). Under the lock, as the
+// decay's purges.
+size_t spare_tick() {
+  RunMeta* m = g_heap.spare;
+  if (!m) return 0;
+  if (g_heap.spare_seen != g_heap.spare_gen) return g_heap.spare_seen = g_heap.spare_gen, 0;
+  g_heap.spare = nullptr;
+  stats::add(stats::kKeepSpareDropped, 1);
+  const size_t d = count(m->dirty);
+  if (!d) return 0;
+  os::purge(page_addr(page_of(m) + m->dirty.lo), d << kPageShift);
+  g_heap.dirty_free -= d;
+  g_heap.dirty_big -= d;
+  m->dirty = kClean;
+  return d << kPageShift;
 }
 
 void purge_evicted(const Evict* ev, unsigned k) {
@@ -662,7 +684,7 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* 
     *k = drop(below, ev);
     *k += drop(above, ev + *k);
   }
-  else if (!in_spare && count(mine) < npages) *k = drop_spare(ev);
+  else if (!in_spare && (npages > kExact || count(mine) < npages)) *k = drop_spare(ev);
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
@@ -712,7 +734,7 @@ bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   g_heap.in_use += need;
   if (in_spare && overlap(d, 0, need) == need) spare_rest(rest, nullptr);
   else if (in_spare && overlap(d, 0, need) < count(d)) stats::add(stats::kKeepSpareDropped, 1), *k = drop(rest, ev);
-  else if (!in_spare && overlap(d, 0, need) < need) *k = drop_spare(ev);
+  else if (!in_spare) *k = drop_spare(ev);
   note_peak();
   return true;
 }
@@ -754,7 +776,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     if (purge_now) shrink_tail(0, 0, page);
     // The last span over the bound is the spare (an earlier one, not merged
     // with it, counts against the bound again).
-    if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), stats::add(stats::kKeepSpare, 1);
+    if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), ++g_heap.spare_gen, stats::add(stats::kKeepSpare, 1);
     note_peak();
     if (keep && dirty_bounded() > limit) k = take_over_bound(limit, ev);
   }
@@ -764,7 +786,8 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
 
 size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
   LockGuard g(g_heap.lock);
-  size_t purged = shrink_tail(now_ms, min_age_ms);
+  size_t purged = min_age_ms ? spare_tick() : 0;
+  purged += shrink_tail(now_ms, min_age_ms);
   if (g_heap.dirty_free == 0) {
     stats::add(stats::kPurgedBytes, purged);
     return purged;

@@ -274,6 +274,58 @@ TEST(LargeKeep, AFreedSpareDoesNotAddToTheNextPeak) {
   free(c);
 }
 
+// A free span's dirty pages are one range, the hull of its parts': two 2
+// MiB blocks freed around a purged 150 MiB gap count 154 MiB "dirty". With
+// 200 MiB freed as the spare, a 100 MiB block placed in that gap faulted
+// its pages in while the spare stayed: the spare goes whenever a large span
+// is placed anywhere else (a break-it helper's program: 311 MiB against the
+// 213 live at most, 213 under glibc).
+TEST(LargeKeep, TheSpareGoesWhenALargeSpanIsPlacedElsewhere) {
+  if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build";
+  malloc_trim(0);
+  const size_t before = reach::rss_bytes();
+  auto fill = [](size_t n) {
+    char* p = static_cast<char*>(malloc(n));
+    if (p) memset(p, 1, n);
+    return p;
+  };
+  char *x1 = fill(2 * kMiB), *gap = fill(150 * kMiB), *x2 = fill(2 * kMiB), *guard = fill(2 * kMiB);
+  ASSERT_TRUE(x1 && gap && x2 && guard);
+  free(gap);
+  char* spare = fill(200 * kMiB);
+  ASSERT_NE(spare, nullptr);
+  free(x1);
+  free(x2);
+  free(spare);
+  char* n = fill(100 * kMiB);
+  ASSERT_NE(n, nullptr);
+  const size_t rss = reach::rss_bytes();
+  printf("RSS %zu -> %zu MiB with 102 MiB live\n", before / kMiB, rss / kMiB);
+  EXPECT_LT(rss - before, 102 * kMiB + 60 * kMiB);
+  free(n);
+  free(guard);
+}
+
+// The spare is the purger's next tick's if nothing reuses it (a program
+// that goes on to memory of its own, mmap, would otherwise have it on top
+// until the decay): back within three ticks (a quarter of the purge delay
+// each), before the decay's delay.
+TEST(LargeKeep, AnUnusedSpareGoesBeforeTheDecayDelay) {
+  if (!hz::kLargeKeep || kDelayMs < 100) GTEST_SKIP() << "HZ_LARGE_KEEP off, or a purge delay too short to tell";
+  malloc_trim(0);
+  const size_t before = reach::rss_bytes();
+  char* a = static_cast<char*>(malloc(100 * kMiB));
+  ASSERT_NE(a, nullptr);
+  memset(a, 1, 100 * kMiB);
+  free(a);  // over the bound (half the peak): the spare
+  const size_t held = reach::rss_bytes();
+  std::this_thread::sleep_for(std::chrono::milliseconds(kDelayMs * 3 / 4));
+  const size_t after = reach::rss_bytes();
+  printf("RSS %zu MiB, %zu after the free, %zu %d ms later (delay %d ms)\n", before / kMiB, held / kMiB,
+         after / kMiB, kDelayMs * 3 / 4, kDelayMs);
+  EXPECT_LT(after, before + 20 * kMiB);
+}
+
 // Calloc over pages a freed block left dirty is zero; over fresh pages it
 // writes nothing (they are not faulted in), but in the hardened build.
 TEST(LargeKeep, CallocIsZeroOverKeptPagesAndLeavesFreshOnesAlone) {
