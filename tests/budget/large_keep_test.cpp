@@ -59,12 +59,18 @@ long replace_buffers(int slots, size_t lo, size_t hi, int reps, size_t* peak) {
   return faults;
 }
 
+// A block of n bytes, written (null if malloc failed).
+char* filled(size_t n) {
+  char* p = static_cast<char*>(malloc(n));
+  if (p) memset(p, 1, n);
+  return p;
+}
+
 // Buffers of these sizes in MiB, each filled and freed in turn.
 void fill_and_free(std::initializer_list<size_t> mibs) {
   for (size_t mib : mibs) {
-    char* a = static_cast<char*>(malloc(mib * kMiB));
+    char* a = filled(mib * kMiB);
     ASSERT_NE(a, nullptr);
-    memset(a, 1, mib * kMiB);
     free(a);
   }
 }
@@ -261,12 +267,8 @@ TEST(LargeKeep, AFreedSpareDoesNotAddToTheNextPeak) {
   malloc_trim(0);
   const size_t before = reach::rss_bytes();
   fill_and_free({200, 201});
-  char* b = static_cast<char*>(malloc(2 * kMiB));
-  ASSERT_NE(b, nullptr);
-  memset(b, 2, 2 * kMiB);
-  char* c = static_cast<char*>(malloc(300 * kMiB));
-  ASSERT_NE(c, nullptr);
-  memset(c, 3, 300 * kMiB);
+  char *b = filled(2 * kMiB), *c = filled(300 * kMiB);
+  ASSERT_TRUE(b && c);
   const size_t rss = reach::rss_bytes();
   printf("RSS %zu -> %zu MiB with 302 MiB live\n", before / kMiB, rss / kMiB);
   EXPECT_LT(rss - before, 302 * kMiB + 20 * kMiB);
@@ -284,20 +286,15 @@ TEST(LargeKeep, TheSpareGoesWhenALargeSpanIsPlacedElsewhere) {
   if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build";
   malloc_trim(0);
   const size_t before = reach::rss_bytes();
-  auto fill = [](size_t n) {
-    char* p = static_cast<char*>(malloc(n));
-    if (p) memset(p, 1, n);
-    return p;
-  };
-  char *x1 = fill(2 * kMiB), *gap = fill(150 * kMiB), *x2 = fill(2 * kMiB), *guard = fill(2 * kMiB);
+  char *x1 = filled(2 * kMiB), *gap = filled(150 * kMiB), *x2 = filled(2 * kMiB), *guard = filled(2 * kMiB);
   ASSERT_TRUE(x1 && gap && x2 && guard);
   free(gap);
-  char* spare = fill(200 * kMiB);
+  char* spare = filled(200 * kMiB);
   ASSERT_NE(spare, nullptr);
   free(x1);
   free(x2);
   free(spare);
-  char* n = fill(100 * kMiB);
+  char* n = filled(100 * kMiB);
   ASSERT_NE(n, nullptr);
   const size_t rss = reach::rss_bytes();
   printf("RSS %zu -> %zu MiB with 102 MiB live\n", before / kMiB, rss / kMiB);
@@ -314,9 +311,8 @@ TEST(LargeKeep, AnUnusedSpareGoesBeforeTheDecayDelay) {
   if (!hz::kLargeKeep || kDelayMs < 100) GTEST_SKIP() << "HZ_LARGE_KEEP off, or a purge delay too short to tell";
   malloc_trim(0);
   const size_t before = reach::rss_bytes();
-  char* a = static_cast<char*>(malloc(100 * kMiB));
+  char* a = filled(100 * kMiB);
   ASSERT_NE(a, nullptr);
-  memset(a, 1, 100 * kMiB);
   free(a);  // over the bound (half the peak): the spare
   const size_t held = reach::rss_bytes();
   std::this_thread::sleep_for(std::chrono::milliseconds(kDelayMs * 3 / 4));
