@@ -676,15 +676,18 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* 
   set_span(at, npages, kSpanInUse);
   const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
-  // Large keep: pages that are not dirty handed out drop the spare, unless
-  // this span took all of its dirty pages (it was placed over the spare).
-  if (in_spare && count(mine) == npages) spare_rest(below, above);
+  // Large keep: a span placed anywhere but in the spare drops it (a span's
+  // dirty pages are a hull, and pages freed untouched count too: "dirty"
+  // does not mean resident). A large span placed in it over dirty pages
+  // only reused it, and the rest stays the spare; a run there, or one that
+  // took other pages too, drops what is left of it.
+  if (in_spare && npages > kExact && count(mine) == npages) spare_rest(below, above);
   else if (in_spare && count(mine) < count(d)) {  // what is left of it
     stats::add(stats::kKeepSpareDropped, 1);
     *k = drop(below, ev);
     *k += drop(above, ev + *k);
   }
-  else if (!in_spare && (npages > kExact || count(mine) < npages)) *k = drop_spare(ev);
+  else if (!in_spare) *k = drop_spare(ev);
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
@@ -777,8 +780,8 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     // The last span over the bound is the spare (an earlier one, not merged
     // with it, counts against the bound again).
     if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), ++g_heap.spare_gen, stats::add(stats::kKeepSpare, 1);
-    note_peak();
     if (keep && dirty_bounded() > limit) k = take_over_bound(limit, ev);
+    note_peak();  // after the eviction: an old spare over the bound would raise it
   }
   if (k) purge_evicted(ev, k);
   return big && !purge_now;
