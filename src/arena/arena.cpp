@@ -510,9 +510,7 @@ constexpr unsigned kEvictMax = 8;
 // Dirty pages counted against the bound: those of the big list but the spare's.
 size_t dirty_bounded() { return g_heap.dirty_big - (g_heap.spare ? count(g_heap.spare->dirty) : 0); }
 
-// fresh: the pages [lo, hi) just freed, purged last in their span: what the
-// program freed last it is likeliest to ask for again.
-unsigned take_over_bound(size_t limit, Evict* out, size_t fresh_lo = 0, size_t fresh_hi = 0) {
+unsigned take_over_bound(size_t limit, Evict* out) {
   unsigned k = 0;
   while (dirty_bounded() > limit && k < kEvictMax) {
     RunMeta* oldest = nullptr;
@@ -520,19 +518,14 @@ unsigned take_over_bound(size_t limit, Evict* out, size_t fresh_lo = 0, size_t f
       if (m != g_heap.spare && count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0))
         oldest = m;
     if (!oldest) break;
-    const PageRange d = oldest->dirty;
-    const size_t excess = dirty_bounded() - limit, page = page_of(oldest), n = oldest->npages;
-    const uint32_t most = static_cast<uint32_t>(count(d) < excess ? count(d) : excess);
-    PageRange cut = {d.hi - most, d.hi};  // from the top of its dirty pages, or below the fresh ones
-    const PageRange fresh = rebase({0, static_cast<uint32_t>(fresh_hi - fresh_lo)}, fresh_lo, page, n);
-    if (count(fresh) && fresh.hi >= d.hi && fresh.lo > d.lo)
-      cut = {d.lo, d.lo + (most < fresh.lo - d.lo ? most : fresh.lo - d.lo)};
+    PageRange d = oldest->dirty;
+    size_t excess = dirty_bounded() - limit;
+    uint32_t cut = static_cast<uint32_t>(count(d) < excess ? count(d) : excess);
+    size_t page = page_of(oldest), n = oldest->npages;
     list_remove(oldest);
     set_span(page, n, kSpanInUse);
     g_heap.purging += n;
-    PageRange keep = cut.lo == d.lo ? PageRange{cut.hi, d.hi} : PageRange{d.lo, cut.lo};
-    if (keep.lo >= keep.hi) keep = kClean;
-    out[k++] = {page, n, keep, cut, oldest->since_ms};
+    out[k++] = {page, n, cut == count(d) ? kClean : PageRange{d.lo, d.hi - cut}, {d.hi - cut, d.hi}, oldest->since_ms};
   }
   return k;
 }
@@ -787,7 +780,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     // The last span over the bound is the spare (an earlier one, not merged
     // with it, counts against the bound again).
     if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), ++g_heap.spare_gen, stats::add(stats::kKeepSpare, 1);
-    if (keep && dirty_bounded() > limit) k = take_over_bound(limit, ev, page, page + n);
+    if (keep && dirty_bounded() > limit) k = take_over_bound(limit, ev);
     note_peak();  // after the eviction: an old spare over the bound would raise it
   }
   if (k) purge_evicted(ev, k);
