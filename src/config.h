@@ -313,9 +313,10 @@ inline constexpr size_t kLargeKeepMaxBytes = HZ_LARGE_KEEP_MAX_BYTES;
 inline constexpr size_t kLargeKeepShare = HZ_LARGE_KEEP_SHARE;
 static_assert(kLargeKeepShare >= 1, "HZ_LARGE_KEEP_SHARE divides the peak");
 // The spare: the last freed span over the bound (up to kLargeKeepMaxBytes)
-// stays dirty, outside the bound, until pages that are not dirty are handed
-// out elsewhere: a program whose peak is one large buffer, replaced, faulted
-// every page of every copy (2.94 M faults against glibc's 13 k).
+// stays dirty, outside the bound, until a span is placed elsewhere or a
+// purger tick passes unused: a program whose peak is one large buffer,
+// replaced, faulted every page of every copy (2.94 M faults against glibc's
+// 13 k).
 #ifndef HZ_LARGE_KEEP_SPARE
 #define HZ_LARGE_KEEP_SPARE 1
 #endif

@@ -490,10 +490,13 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~s
   return dirty;
 }
 
+// Large keep: the spare's dirty pages (held outside the bound).
+size_t spare_pages() { return g_heap.spare ? count(g_heap.spare->dirty) : 0; }
+
 // The peak the bound is a share of: without the spare, which would raise the
 // bound it is held beyond (and with it what is kept: a loop).
 void note_peak() {
-  size_t mapped = g_heap.in_use + g_heap.dirty_free - (g_heap.spare ? count(g_heap.spare->dirty) : 0);
+  size_t mapped = g_heap.in_use + g_heap.dirty_free - spare_pages();
   if (mapped > g_heap.mapped_peak) __atomic_store_n(&g_heap.mapped_peak, mapped, __ATOMIC_RELAXED);  // free_span reads it unlocked
 }
 
@@ -508,7 +511,7 @@ struct Evict {
 constexpr unsigned kEvictMax = 8;
 
 // Dirty pages counted against the bound: those of the big list but the spare's.
-size_t dirty_bounded() { return g_heap.dirty_big - (g_heap.spare ? count(g_heap.spare->dirty) : 0); }
+size_t dirty_bounded() { return g_heap.dirty_big - spare_pages(); }
 
 unsigned take_over_bound(size_t limit, Evict* out) {
   unsigned k = 0;
@@ -530,9 +533,8 @@ unsigned take_over_bound(size_t limit, Evict* out) {
   return k;
 }
 
-// The spare, purged: pages that are not dirty were handed out elsewhere, so
-// holding it no longer spares the program a fault. Out of the lists until
-// purged (purge_evicted), like an evicted span.
+// A free span's dirty pages purged: out of the lists until purged
+// (purge_evicted), like an evicted span. For the spare, or what is left of it.
 unsigned drop(RunMeta* m, Evict* out) {
   if (!m || !count(m->dirty)) return 0;
   size_t page = page_of(m), n = m->npages;
@@ -547,14 +549,39 @@ unsigned drop_spare(Evict* out) {
   return drop(g_heap.spare, out);
 }
 
-// A span was placed in the spare over dirty pages only: of the free spans
-// left beside it, the one on the big list with more dirty pages is the spare
-// now.
-void spare_rest(RunMeta* a, RunMeta* b) {
-  RunMeta* best = nullptr;
-  for (RunMeta* r : {a, b})
-    if (r && r->npages > kExact && count(r->dirty) && (!best || count(r->dirty) > count(best->dirty))) best = r;
-  g_heap.spare = best;
+// After a span was placed (or grown) into the free span that held the spare
+// (in_spare; a and b: the free spans left beside it, or null) or elsewhere.
+// Anywhere else drops the spare: a span's dirty pages are a hull, and pages
+// freed untouched count too, so "dirty" does not mean resident. A large span
+// placed in it over dirty pages only (reused of them, out of npages) reused
+// it: of a and b, the one on the big list with more dirty pages is the spare
+// now. A run there, or one that took other pages too, drops what is left.
+unsigned spare_after_placement(bool in_spare, bool large, size_t reused, size_t npages, size_t spare_dirty,
+                               RunMeta* a, RunMeta* b, Evict* ev) {
+  if (!in_spare) return drop_spare(ev);
+  if (large && reused == npages) {
+    RunMeta* best = nullptr;
+    for (RunMeta* r : {a, b})
+      if (r && r->npages > kExact && count(r->dirty) && (!best || count(r->dirty) > count(best->dirty))) best = r;
+    g_heap.spare = best;
+    return 0;
+  }
+  if (reused == spare_dirty) return 0;  // none of it left
+  stats::add(stats::kKeepSpareDropped, 1);
+  unsigned k = drop(a, ev);
+  return k + drop(b, ev + k);
+}
+
+// A free span's dirty pages purged in place, under the lock (the decay's
+// way). Returns the pages purged.
+size_t purge_dirty(RunMeta* m) {
+  const size_t d = count(m->dirty);
+  if (!d) return 0;
+  os::purge(page_addr(page_of(m) + m->dirty.lo), d << kPageShift);
+  g_heap.dirty_free -= d;
+  if (m->npages > kExact) g_heap.dirty_big -= d;
+  m->dirty = kClean;
+  return d;
 }
 
 // Each purger tick: a spare seen at the last tick and not reused since is
@@ -567,13 +594,7 @@ size_t spare_tick() {
   if (g_heap.spare_seen != g_heap.spare_gen) return g_heap.spare_seen = g_heap.spare_gen, 0;
   g_heap.spare = nullptr;
   stats::add(stats::kKeepSpareDropped, 1);
-  const size_t d = count(m->dirty);
-  if (!d) return 0;
-  os::purge(page_addr(page_of(m) + m->dirty.lo), d << kPageShift);
-  g_heap.dirty_free -= d;
-  g_heap.dirty_big -= d;
-  m->dirty = kClean;
-  return d << kPageShift;
+  return purge_dirty(m) << kPageShift;
 }
 
 void purge_evicted(const Evict* ev, unsigned k) {
@@ -676,18 +697,7 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* 
   set_span(at, npages, kSpanInUse);
   const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
-  // Large keep: a span placed anywhere but in the spare drops it (a span's
-  // dirty pages are a hull, and pages freed untouched count too: "dirty"
-  // does not mean resident). A large span placed in it over dirty pages
-  // only reused it, and the rest stays the spare; a run there, or one that
-  // took other pages too, drops what is left of it.
-  if (in_spare && npages > kExact && count(mine) == npages) spare_rest(below, above);
-  else if (in_spare && count(mine) < count(d)) {  // what is left of it
-    stats::add(stats::kKeepSpareDropped, 1);
-    *k = drop(below, ev);
-    *k += drop(above, ev + *k);
-  }
-  else if (!in_spare) *k = drop_spare(ev);
+  *k = spare_after_placement(in_spare, npages > kExact, count(mine), npages, count(d), below, above, ev);
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
@@ -735,9 +745,7 @@ bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   if (rn > need) put_free(end + need, rn - need, rebase(d, end, end + need, rn - need), since), rest = meta_of(end + need);
   set_span(page, npages, kSpanInUse);
   g_heap.in_use += need;
-  if (in_spare && overlap(d, 0, need) == need) spare_rest(rest, nullptr);
-  else if (in_spare && overlap(d, 0, need) < count(d)) stats::add(stats::kKeepSpareDropped, 1), *k = drop(rest, ev);
-  else if (!in_spare) *k = drop_spare(ev);
+  *k = spare_after_placement(in_spare, true, overlap(d, 0, need), need, count(d), rest, nullptr, ev);
   note_peak();
   return true;
 }
@@ -796,15 +804,8 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
     return purged;
   }
   auto purge_list = [&](RunMeta* head) {
-    for (RunMeta* m = head; m; m = m->next) {
-      size_t d = count(m->dirty);
-      if (!d || now_ms - m->since_ms < min_age_ms) continue;
-      os::purge(page_addr(page_of(m) + m->dirty.lo), d << kPageShift);
-      g_heap.dirty_free -= d;
-      if (m->npages > kExact) g_heap.dirty_big -= d;
-      m->dirty = kClean;
-      purged += d << kPageShift;
-    }
+    for (RunMeta* m = head; m; m = m->next)
+      if (count(m->dirty) && now_ms - m->since_ms >= min_age_ms) purged += purge_dirty(m) << kPageShift;
   };
   for (size_t i = 1; i <= kExact; ++i) purge_list(g_heap.exact[i]);
   purge_list(g_heap.big);

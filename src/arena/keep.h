@@ -32,8 +32,8 @@ inline size_t limit_pages(size_t peak_pages) {
 // kept, when under RLIMIT_AS (the program may need its address space for its
 // own mappings, which must not wait for the decay) or larger than
 // kLargeKeepMaxBytes; when larger than the bound, it is the spare: kept
-// outside the bound until pages that are not dirty are handed out elsewhere
-// (then it counts against the bound like the others).
+// outside the bound until a span is placed elsewhere or a purger tick passes
+// unused (then purged; docs/boxes.md "The spare").
 enum class AtFree { kKeep, kSpare, kPurge };
 inline AtFree at_free(size_t npages, bool keep, size_t limit, bool under_rlimit) {
   if ((npages << kPageShift) < kPurgeOnFreeBytes) return AtFree::kKeep;

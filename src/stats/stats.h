@@ -56,7 +56,7 @@ enum Counter : unsigned {
   kArenaHoles,       // free spans unmapped when the arena could not grow (HZ_ARENA_HOLES)
   kArenaHoleRefills, // ... mapped back as free spans
   kKeepSpare,        // freed spans over the large-keep bound kept as the spare (HZ_LARGE_KEEP_SPARE)
-  kKeepSpareDropped, // ... that counted against the bound again: non-dirty pages handed out elsewhere
+  kKeepSpareDropped, // ... purged unused: a span placed elsewhere, a run carved in it, or a purger tick
   // Page-level remote lane (HZ_REMOTE_LITE only; not printed otherwise).
   kRlPush,           // remote frees pushed onto their run's list
   kRlNotify,         // ... that found it empty: the empty -> non-empty transitions
