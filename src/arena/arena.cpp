@@ -318,26 +318,32 @@ size_t insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   return page;
 }
 
-RunMeta* find_free(size_t n) {
+RunMeta* find_free(size_t n, bool large) {
+  // Large keep: a large block goes over the dirty pages of kept spans first,
+  // whatever its size (sort's 455 KiB blocks went to fresh pages while the
+  // 4 MiB buffer it had freed stayed dirty). Not runs: carved from a kept
+  // buffer, they split it, and the next buffer faulted fresh pages in.
+  const bool by_dirty = large && keep::on();
+  RunMeta* exact = nullptr;
   if (n <= kExact) {
-    for (size_t w = n / 64; w < sizeof g_heap.nonempty / sizeof g_heap.nonempty[0]; ++w) {
+    for (size_t w = n / 64; w < sizeof g_heap.nonempty / sizeof g_heap.nonempty[0] && !exact; ++w) {
       uint64_t bits = g_heap.nonempty[w];
       if (w == n / 64) bits &= ~uint64_t{0} << (n % 64);
-      if (bits) return g_heap.exact[w * 64 + static_cast<size_t>(__builtin_ctzll(bits))];
+      if (bits) exact = g_heap.exact[w * 64 + static_cast<size_t>(__builtin_ctzll(bits))];
     }
+    if (exact && (!by_dirty || count(exact->dirty) >= n || !g_heap.dirty_big)) return exact;
   }
-  // Best fit; large keep: the span whose dirty pages cover most of the
-  // request first (alloc_span places it over them), so kept pages are reused
-  // before fresh ones are faulted in.
-  const bool by_dirty = n > kExact && keep::on();
-  RunMeta* best = nullptr;
-  size_t best_reuse = 0;
+  // Best fit; by_dirty: the span whose dirty pages cover most of the
+  // request first (place_span puts it over them), then best fit of its dirty
+  // pages and of its size.
+  RunMeta* best = exact;
+  size_t best_reuse = exact ? (count(exact->dirty) < n ? count(exact->dirty) : n) : 0;
   for (RunMeta* m = g_heap.big; m; m = m->next) {
     if (m->npages < n) continue;
     size_t reuse = by_dirty ? count(m->dirty) : 0;
     if (reuse > n) reuse = n;
     bool better = !best || reuse > best_reuse;
-    if (!better && reuse == best_reuse) {  // best fit: of the dirty pages (by_dirty), then of the span
+    if (!better && reuse == best_reuse) {
       size_t d = by_dirty ? count(m->dirty) : 0, bd = by_dirty ? count(best->dirty) : 0;
       better = d < bd || (d == bd && m->npages < best->npages);
     }
@@ -397,7 +403,7 @@ bool refill_holes(size_t n) {
     stats::add(stats::kArenaHoleRefills, 1);
     any = true;
   }
-  return any && find_free(n) != nullptr;
+  return any && find_free(n, false) != nullptr;
 }
 
 size_t punch_holes(size_t want) {
@@ -660,12 +666,12 @@ bool init() {
 namespace {
 // alloc_span_dirty under the heap lock; *k: spans evicted, for the caller to
 // purge outside it.
-RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* ev, unsigned* k) {
+RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, bool large, Evict* ev, unsigned* k) {
   size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
-  RunMeta* m = find_free(need);
+  RunMeta* m = find_free(need, large);
   if (!m) {
     if (!grow(need)) return nullptr;
-    m = find_free(need);
+    m = find_free(need, large);
     if (!m) return nullptr;
   }
   const bool in_spare = m == g_heap.spare;
@@ -712,13 +718,13 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* 
 }
 }  // namespace
 
-RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
+RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty, bool large) {
   Evict ev[kEvictMax];
   unsigned k = 0;
   RunMeta* m;
   {
     LockGuard g(g_heap.lock);
-    m = place_span(npages, align_pages, dirty, ev, &k);
+    m = place_span(npages, align_pages, dirty, large, ev, &k);
   }
   if (k) purge_evicted(ev, k);
   return m;

@@ -133,12 +133,13 @@ HZ_INLINE size_t page_of(const RunMeta* m) { return static_cast<size_t>(m - g_ar
 
 // A span of npages whose first page is aligned to align_pages (a power of
 // two). *dirty: the pages that may not be zero (the others are fresh from the
-// OS or purged).
-RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty);
-// ... *zeroed: whether all of it is known to be zero.
+// OS or purged). large: for a large block (with large keep, placed over the
+// dirty pages of kept spans first, whatever its size).
+RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty, bool large = true);
+// ... for a run; *zeroed: whether all of it is known to be zero.
 inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
   PageRange d;
-  RunMeta* m = alloc_span_dirty(npages, align_pages, &d);
+  RunMeta* m = alloc_span_dirty(npages, align_pages, &d, false);
   if (zeroed) *zeroed = d.lo == d.hi;
   return m;
 }

@@ -19,11 +19,11 @@ namespace hz::arena::keep {
 inline bool on() { return kLargeKeep && options::get().background_purge; }
 
 // Most dirty pages kept: kLargeKeepMaxBytes, and 1/kLargeKeepShare of the
-// peak mapped, but never below kPurgeOnFreeBytes (kept before the box too).
+// peak mapped, but never below kLargeKeepMinBytes.
 inline size_t limit_pages(size_t peak_pages) {
   size_t limit = kLargeKeepMaxBytes >> kPageShift;
   if (peak_pages / kLargeKeepShare < limit) limit = peak_pages / kLargeKeepShare;
-  if (limit < (kPurgeOnFreeBytes >> kPageShift)) limit = kPurgeOnFreeBytes >> kPageShift;
+  if (limit < (kLargeKeepMinBytes >> kPageShift)) limit = kLargeKeepMinBytes >> kPageShift;
   return limit;
 }
 
