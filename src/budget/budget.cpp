@@ -193,9 +193,12 @@ void decay_pass() {
   for (unsigned s = 0; s < kShards; ++s) {
     Shard& sh = g_shards[s];
     uint32_t ev = sh.events.load(std::memory_order_relaxed);
-    bool quiet = ev == sh.decay_seen;
-    sh.decay_seen = ev;
-    if (!quiet) continue;
+    // Written only when it changed: a shard no thread ever used stays
+    // untouched zero pages (7 of 8 shards faulted in 76 KiB per process).
+    if (ev != sh.decay_seen) {
+      sh.decay_seen = ev;
+      continue;
+    }
     if (has_news(sh, ev) && reclaim_shard(s, false) != kBusy) sh.decay_reclaimed = ev;
   }
   arena::purge(os::now_ms(), g_delay_ms);
