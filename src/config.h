@@ -303,10 +303,11 @@ inline constexpr bool kLargeKeep = HZ_LARGE_KEEP != 0 && !kHardened;
 // The bound on the dirty pages of free spans over 1 MiB: at most this many
 // bytes and 1/HZ_LARGE_KEEP_SHARE of the peak mapped (128 MiB or 1/4 made
 // the large-buffer shape fault 5-7x more pages), but at least
-// HZ_LARGE_KEEP_MIN_BYTES: one buffer of 3-6 MiB replaced, the old freed
-// after the new is made, faulted 15-40x mimalloc 3's pages under a bound of
-// half its peak (docs/boxes.md "The bound's floor"). Not under
-// kPurgeOnFreeBytes, which was kept before the box.
+// HZ_LARGE_KEEP_MIN_BYTES in all while a purger runs (4 MiB without one):
+// one buffer of 3-6 MiB replaced, the old freed after the new is made,
+// faulted 15-40x mimalloc 3's pages under a bound of half its peak. A span
+// over the bound without the floor is not kept by it (docs/boxes.md "The
+// bound's floor").
 #ifndef HZ_LARGE_KEEP_MAX_BYTES
 #define HZ_LARGE_KEEP_MAX_BYTES (size_t{256} << 20)
 #endif

@@ -318,32 +318,26 @@ size_t insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   return page;
 }
 
-RunMeta* find_free(size_t n, bool large) {
-  // Large keep: a large block goes over the dirty pages of kept spans first,
-  // whatever its size (sort's 455 KiB blocks went to fresh pages while the
-  // 4 MiB buffer it had freed stayed dirty). Not runs: carved from a kept
-  // buffer, they split it, and the next buffer faulted fresh pages in.
-  const bool by_dirty = large && keep::on();
-  RunMeta* exact = nullptr;
+RunMeta* find_free(size_t n) {
   if (n <= kExact) {
-    for (size_t w = n / 64; w < sizeof g_heap.nonempty / sizeof g_heap.nonempty[0] && !exact; ++w) {
+    for (size_t w = n / 64; w < sizeof g_heap.nonempty / sizeof g_heap.nonempty[0]; ++w) {
       uint64_t bits = g_heap.nonempty[w];
       if (w == n / 64) bits &= ~uint64_t{0} << (n % 64);
-      if (bits) exact = g_heap.exact[w * 64 + static_cast<size_t>(__builtin_ctzll(bits))];
+      if (bits) return g_heap.exact[w * 64 + static_cast<size_t>(__builtin_ctzll(bits))];
     }
-    if (exact && (!by_dirty || count(exact->dirty) >= n || !g_heap.dirty_big)) return exact;
   }
-  // Best fit; by_dirty: the span whose dirty pages cover most of the
-  // request first (place_span puts it over them), then best fit of its dirty
-  // pages and of its size.
-  RunMeta* best = exact;
-  size_t best_reuse = exact ? (count(exact->dirty) < n ? count(exact->dirty) : n) : 0;
+  // Best fit; large keep: the span whose dirty pages cover most of the
+  // request first (alloc_span places it over them), so kept pages are reused
+  // before fresh ones are faulted in.
+  const bool by_dirty = n > kExact && keep::on();
+  RunMeta* best = nullptr;
+  size_t best_reuse = 0;
   for (RunMeta* m = g_heap.big; m; m = m->next) {
     if (m->npages < n) continue;
     size_t reuse = by_dirty ? count(m->dirty) : 0;
     if (reuse > n) reuse = n;
     bool better = !best || reuse > best_reuse;
-    if (!better && reuse == best_reuse) {
+    if (!better && reuse == best_reuse) {  // best fit: of the dirty pages (by_dirty), then of the span
       size_t d = by_dirty ? count(m->dirty) : 0, bd = by_dirty ? count(best->dirty) : 0;
       better = d < bd || (d == bd && m->npages < best->npages);
     }
@@ -403,7 +397,7 @@ bool refill_holes(size_t n) {
     stats::add(stats::kArenaHoleRefills, 1);
     any = true;
   }
-  return any && find_free(n, false) != nullptr;
+  return any && find_free(n) != nullptr;
 }
 
 size_t punch_holes(size_t want) {
@@ -519,9 +513,9 @@ constexpr unsigned kEvictMax = 8;
 // Dirty pages counted against the bound: those of the big list but the spare's.
 size_t dirty_bounded() { return g_heap.dirty_big - spare_pages(); }
 
-unsigned take_over_bound(size_t limit, Evict* out) {
+unsigned take_over_bound(size_t limit, Evict* out, unsigned room = kEvictMax) {
   unsigned k = 0;
-  while (dirty_bounded() > limit && k < kEvictMax) {
+  while (dirty_bounded() > limit && k < room) {
     RunMeta* oldest = nullptr;
     for (RunMeta* m = g_heap.big; m; m = m->next)
       if (m != g_heap.spare && count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0))
@@ -666,12 +660,12 @@ bool init() {
 namespace {
 // alloc_span_dirty under the heap lock; *k: spans evicted, for the caller to
 // purge outside it.
-RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, bool large, Evict* ev, unsigned* k) {
+RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* ev, unsigned* k) {
   size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
-  RunMeta* m = find_free(need, large);
+  RunMeta* m = find_free(need);
   if (!m) {
     if (!grow(need)) return nullptr;
-    m = find_free(need, large);
+    m = find_free(need);
     if (!m) return nullptr;
   }
   const bool in_spare = m == g_heap.spare;
@@ -718,13 +712,13 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, bool la
 }
 }  // namespace
 
-RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty, bool large) {
+RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty) {
   Evict ev[kEvictMax];
   unsigned k = 0;
   RunMeta* m;
   {
     LockGuard g(g_heap.lock);
-    m = place_span(npages, align_pages, dirty, large, ev, &k);
+    m = place_span(npages, align_pages, dirty, ev, &k);
   }
   if (k) purge_evicted(ev, k);
   return m;
@@ -773,10 +767,12 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   size_t page = page_of(m), n = m->npages;
   HZ_CHECK(m->state == kSpanInUse, "page heap: freeing a span not in use");
   const bool keep = keep_it && keep::on();
-  const size_t limit = keep ? keep::limit_pages(__atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED)) : 0;
+  const size_t peak = __atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED);
+  const size_t limit = keep ? keep::limit_pages(peak) : 0;
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
-  const keep::AtFree fate =
-      purge ? keep::AtFree::kPurge : keep::at_free(n, keep, limit, big && keep && os::address_space_limit() != os::kUnlimited);
+  const keep::AtFree fate = purge ? keep::AtFree::kPurge
+                                  : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0,
+                                                  big && keep && os::address_space_limit() != os::kUnlimited);
   const bool purge_now = fate == keep::AtFree::kPurge;
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
@@ -829,6 +825,20 @@ bool might_fit(size_t npages) {
   if (npages <= __atomic_load_n(&g_arena.npages, __ATOMIC_RELAXED)) return true;
   LockGuard g(g_heap.lock);
   return npages <= reachable(false);  // a refusal is retried: things may have changed
+}
+
+void fork_child_keep() {
+  if (!keep::on()) return;
+  unsigned k;
+  do {
+    Evict ev[kEvictMax];
+    {
+      LockGuard g(g_heap.lock);
+      k = drop_spare(ev);
+      k += take_over_bound(0, ev + k, kEvictMax - k);
+    }
+    if (k) purge_evicted(ev, k);
+  } while (k == kEvictMax);
 }
 
 void lock() { g_heap.lock.lock(); }

@@ -133,13 +133,12 @@ HZ_INLINE size_t page_of(const RunMeta* m) { return static_cast<size_t>(m - g_ar
 
 // A span of npages whose first page is aligned to align_pages (a power of
 // two). *dirty: the pages that may not be zero (the others are fresh from the
-// OS or purged). large: for a large block (with large keep, placed over the
-// dirty pages of kept spans first, whatever its size).
-RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty, bool large = true);
-// ... for a run; *zeroed: whether all of it is known to be zero.
+// OS or purged).
+RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty);
+// ... *zeroed: whether all of it is known to be zero.
 inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
   PageRange d;
-  RunMeta* m = alloc_span_dirty(npages, align_pages, &d, false);
+  RunMeta* m = alloc_span_dirty(npages, align_pages, &d);
   if (zeroed) *zeroed = d.lo == d.hi;
   return m;
 }
@@ -172,6 +171,10 @@ bool might_fit(size_t npages);
 void lock();
 void unlock();
 void reset_lock();
+// In a fork child, which has no purger: the kept pages go, the spare too.
+// Nothing would return them while it idles, and they cost it nothing to
+// purge: shared with the parent, each would fault on its first write anyway.
+void fork_child_keep();
 
 struct Usage {
   size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;

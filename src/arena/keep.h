@@ -7,6 +7,7 @@
 // the rest once idle. The mechanism (dirty ranges, fit, eviction) is in
 // arena.cpp.
 #pragma once
+#include <atomic>
 #include <cstddef>
 
 #include "config.h"
@@ -18,12 +19,30 @@ namespace hz::arena::keep {
 // off) an idle program would hold them for good.
 inline bool on() { return kLargeKeep && options::get().background_purge; }
 
-// Most dirty pages kept: kLargeKeepMaxBytes, and 1/kLargeKeepShare of the
-// peak mapped, but never below kLargeKeepMinBytes.
-inline size_t limit_pages(size_t peak_pages) {
+// Set while a purger thread runs (budget.cpp): only then does the decay
+// return kept pages from a program that idles.
+inline constinit std::atomic<bool> g_purger{false};
+
+// The bound for one span: kLargeKeepMaxBytes, and 1/kLargeKeepShare of the
+// peak mapped, but never below kPurgeOnFreeBytes (kept before the box).
+inline size_t span_limit_pages(size_t peak_pages) {
   size_t limit = kLargeKeepMaxBytes >> kPageShift;
   if (peak_pages / kLargeKeepShare < limit) limit = peak_pages / kLargeKeepShare;
-  if (limit < (kLargeKeepMinBytes >> kPageShift)) limit = kLargeKeepMinBytes >> kPageShift;
+  if (limit < (kPurgeOnFreeBytes >> kPageShift)) limit = kPurgeOnFreeBytes >> kPageShift;
+  return limit;
+}
+
+// Most dirty pages kept in all: the same, but never below kLargeKeepMinBytes
+// while a purger runs (a single-threaded program that frees only spans under
+// 4 MiB starts none, and kept up to 16 MiB for good). The floor keeps
+// several spans each within the share (one buffer replaced, the old freed
+// after the new is made), not one span beyond it: GNU sort freed a 4 MiB
+// buffer, kept, and faulted fresh pages in for its next blocks (8.4 MB
+// against 6.7).
+inline size_t limit_pages(size_t peak_pages) {
+  size_t limit = span_limit_pages(peak_pages);
+  if (g_purger.load(std::memory_order_relaxed) && limit < (kLargeKeepMinBytes >> kPageShift))
+    limit = kLargeKeepMinBytes >> kPageShift;
   return limit;
 }
 
@@ -31,7 +50,8 @@ inline size_t limit_pages(size_t peak_pages) {
 // kPurgeOnFreeBytes unless kept (keep: a large block's, with the box on);
 // kept, when under RLIMIT_AS (the program may need its address space for its
 // own mappings, which must not wait for the decay) or larger than
-// kLargeKeepMaxBytes; when larger than the bound, it is the spare: kept
+// kLargeKeepMaxBytes; when larger than the bound for one span
+// (span_limit_pages), it is the spare: kept
 // outside the bound until a span is placed elsewhere or a purger tick passes
 // unused (then purged; docs/boxes.md "The spare").
 enum class AtFree { kKeep, kSpare, kPurge };

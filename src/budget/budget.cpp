@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "arena/arena.h"
+#include "arena/keep.h"
 #include "budget/idle_return.h"
 #include "cache/thread_cache.h"
 #include "check/hardened.h"
@@ -306,6 +307,7 @@ void ensure_purger(bool any_process = false) {
     created = err == 0;
     if (err != EINVAL) break;
   }
+  arena::keep::g_purger.store(created, std::memory_order_relaxed);
   if (!created) {
     g_purger_retry_ms.store(now + 1000, std::memory_order_relaxed);
     g_purger_failed.store(true, std::memory_order_relaxed);
@@ -454,6 +456,8 @@ size_t trim() {
 
 void fork_child() {
   g_purger_started.store(false, std::memory_order_relaxed);
+  arena::keep::g_purger.store(false, std::memory_order_relaxed);
+  arena::fork_child_keep();
   g_purger_idle.store(0, std::memory_order_relaxed);
   g_decay_lock.reset();
 }

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -74,6 +76,16 @@ void fill_and_free(std::initializer_list<size_t> mibs) {
     ASSERT_NE(a, nullptr);
     free(a);
   }
+}
+
+// ... all of them live, then freed.
+void fill_all_then_free(std::initializer_list<size_t> mibs) {
+  std::vector<char*> live;
+  for (size_t mib : mibs) {
+    live.push_back(filled(mib * kMiB));
+    ASSERT_NE(live.back(), nullptr);
+  }
+  for (char* a : live) free(a);
 }
 
 }  // namespace
@@ -259,6 +271,42 @@ TEST(LargeKeep, OneBufferReplacedAfterItsReplacementIsMadeIsNotFaultedIn) {
   const long faults = faults_replacing_one(2463534242ull, 3 << 20, 3 << 20, false);
   printf("%ld minor faults for 600 buffers of 3-6 MiB\n", faults);
   EXPECT_LT(faults, 8000);
+}
+
+// Without a purger (a single-threaded program that frees only spans under
+// 4 MiB starts none) nothing returns kept pages while the program idles: the
+// bound's floor is then the one from before the box, 4 MiB, not 16 (a
+// break-it helper's program: six buffers of 2 MiB freed kept 14 MB for good
+// against 8 under the old floor; glibc 1.5).
+TEST(LargeKeep, WithoutAPurgerTheFloorIsTheOldOne) {
+  if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build";
+  malloc_trim(0);
+  const size_t before = reach::rss_bytes();
+  fill_all_then_free({2, 2, 2, 2, 2, 2});
+  const size_t after = reach::rss_bytes();
+  printf("RSS %zu KiB before, %zu KiB after six buffers of 2 MiB freed\n", before >> 10, after >> 10);
+  // Half the peak (12 MiB live): 6 MiB may stay; the 16 MiB floor kept 12.
+  EXPECT_LT(after, before + 9 * kMiB);
+}
+
+// A fork child has no purger: the pages its parent kept go at the fork
+// (shared with the parent, they would fault on the child's first write
+// anyway). A child that only sleeps held them for good: 15 MB against glibc's
+// 1.2, in a break-it helper's program.
+TEST(LargeKeep, AForkChildKeepsNoneOfItsParentsKeptPages) {
+  if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build";
+  std::thread([] { free(malloc(64)); }).join();  // a multi-threaded parent, as one with a purger is
+  malloc_trim(0);
+  const size_t before = reach::rss_bytes();
+  fill_all_then_free({5, 5, 5, 5});  // spans of 4 MiB or more: the purger starts, the floor is 16 MiB
+  const size_t kept = reach::rss_bytes() - before;
+  ASSERT_GT(kept, 8 * kMiB) << "nothing kept: the test could not fail";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) _exit(reach::rss_bytes() < before + 4 * kMiB ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child held its parent's kept pages";
 }
 
 // Two buffers of 100 MiB freed, then 50 MiB of small blocks: the last freed
