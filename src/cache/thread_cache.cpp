@@ -382,9 +382,25 @@ bool ensure_process_init() {
   }
   g_init_lock.unlock();
   // May allocate: only once the allocator is usable.
-  if (first) pthread_atfork(fork_prepare, fork_parent, fork_child);
+  if (first) register_fork_handlers();
   return true;
 }
+
+// Prepare handlers run last registered first, so ours must be registered
+// before the program's: one of its handlers that allocates then runs before
+// ours takes the locks (glibc's own malloc takes its locks after every
+// handler). Registered at the first allocation only, a C program whose first
+// malloc was in its own prepare handler had ours run first at its next
+// multi-threaded fork: its handler spun on our heap lock for good. So an ELF
+// constructor registers them, or the first allocation if it comes earlier
+// (the loader's, another library's constructor).
+void register_fork_handlers() {
+  static constinit std::atomic<bool> done{false};
+  if (!done.exchange(true, std::memory_order_relaxed)) pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+namespace {
+__attribute__((constructor)) void register_fork_handlers_early() { register_fork_handlers(); }
+}  // namespace
 
 bool process_ready() { return g_init_state.load(std::memory_order_acquire) == 2; }
 

@@ -137,6 +137,8 @@ unsigned collect_live(ThreadCache** out, unsigned max, bool (*pick)(ThreadCache*
 void fork_prepare();
 void fork_parent();
 void fork_child();
+// pthread_atfork(fork_prepare, ...), once, before the program's own handlers.
+void register_fork_handlers();
 // Sums hot-path counters of live threads into out[3] (alloc, free, remote).
 void live_thread_stats(uint64_t out[3]);
 unsigned live_thread_count();

@@ -16,6 +16,20 @@ foreach(c sigwait threads keyrounds keyfirst double_free_exit fork_in_signal)
   set_tests_properties(preload.dropin.${c} PROPERTIES TIMEOUT 200 LABELS preload)
 endforeach()
 
+# A C program whose first malloc is in its own atfork prepare handler: our
+# handlers must still run after it (registered by a constructor), preloaded
+# and linked.
+add_executable(hz_dropin_atfork dropin_atfork.c)
+target_link_libraries(hz_dropin_atfork PRIVATE Threads::Threads)
+add_executable(hz_dropin_atfork_linked dropin_atfork.c)
+target_link_libraries(hz_dropin_atfork_linked PRIVATE
+  -Wl,--whole-archive hakozuna_static -Wl,--no-whole-archive Threads::Threads)
+add_test(NAME preload.dropin.atfork_first
+  COMMAND env LD_PRELOAD=$<TARGET_FILE:hakozuna> $<TARGET_FILE:hz_dropin_atfork>)
+add_test(NAME preload.dropin.atfork_first_linked COMMAND $<TARGET_FILE:hz_dropin_atfork_linked>)
+set_tests_properties(preload.dropin.atfork_first preload.dropin.atfork_first_linked PROPERTIES
+  TIMEOUT 30 LABELS preload PASS_REGULAR_EXPRESSION "atfork_first ok")
+
 # Options: one parser, one warning line per bad value or unknown name.
 hz_preload_test(options options.sh)
 
