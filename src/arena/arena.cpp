@@ -772,7 +772,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
   const keep::AtFree fate = purge ? keep::AtFree::kPurge
                                   : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0,
-                                                  keep && os::address_space_limit() != os::kUnlimited);
+                                                  keep_it && os::address_space_limit() != os::kUnlimited);
   const bool purge_now = fate == keep::AtFree::kPurge;
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
