@@ -513,9 +513,9 @@ constexpr unsigned kEvictMax = 8;
 // Dirty pages counted against the bound: those of the big list but the spare's.
 size_t dirty_bounded() { return g_heap.dirty_big - spare_pages(); }
 
-unsigned take_over_bound(size_t limit, Evict* out, unsigned room = kEvictMax) {
+unsigned take_over_bound(size_t limit, Evict* out) {
   unsigned k = 0;
-  while (dirty_bounded() > limit && k < room) {
+  while (dirty_bounded() > limit && k < kEvictMax) {
     RunMeta* oldest = nullptr;
     for (RunMeta* m = g_heap.big; m; m = m->next)
       if (m != g_heap.spare && count(m->dirty) && (!oldest || static_cast<int32_t>(m->since_ms - oldest->since_ms) < 0))
@@ -825,20 +825,6 @@ bool might_fit(size_t npages) {
   if (npages <= __atomic_load_n(&g_arena.npages, __ATOMIC_RELAXED)) return true;
   LockGuard g(g_heap.lock);
   return npages <= reachable(false);  // a refusal is retried: things may have changed
-}
-
-void fork_child_keep() {
-  if (!keep::on()) return;
-  unsigned k;
-  do {
-    Evict ev[kEvictMax];
-    {
-      LockGuard g(g_heap.lock);
-      k = drop_spare(ev);
-      k += take_over_bound(0, ev + k, kEvictMax - k);
-    }
-    if (k) purge_evicted(ev, k);
-  } while (k == kEvictMax);
 }
 
 void lock() { g_heap.lock.lock(); }

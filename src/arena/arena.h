@@ -171,10 +171,6 @@ bool might_fit(size_t npages);
 void lock();
 void unlock();
 void reset_lock();
-// In a fork child, which has no purger: the kept pages go, the spare too.
-// Nothing would return them while it idles, and they cost it nothing to
-// purge: shared with the parent, each would fault on its first write anyway.
-void fork_child_keep();
 
 struct Usage {
   size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;

@@ -49,11 +49,11 @@ inline size_t limit_pages(size_t peak_pages) {
 // What becomes of a freed span of npages. A large block's under RLIMIT_AS
 // (under_rlimit, with the box or without): purged at once, whatever its
 // size (the program may need the address space for its own mappings, which
-// must not wait for the decay). Otherwise purged at once from kPurgeOnFreeBytes unless kept:
-// not when larger than kLargeKeepMaxBytes; when larger than the bound for one
-// span (span_limit_pages), it is the spare: kept outside the bound until a
-// span is placed elsewhere or a purger tick passes unused (then purged;
-// docs/boxes.md "The spare").
+// must not wait for the decay). Otherwise purged at once from
+// kPurgeOnFreeBytes unless kept: not when larger than kLargeKeepMaxBytes;
+// when larger than the bound for one span (span_limit_pages), it is the
+// spare: kept outside the bound until a span is placed elsewhere or a purger
+// tick passes unused (then purged; docs/boxes.md "The spare").
 enum class AtFree { kKeep, kSpare, kPurge };
 inline AtFree at_free(size_t npages, bool keep, size_t limit, bool under_rlimit) {
   if (under_rlimit) return AtFree::kPurge;  // any size: 30 blocks of 3 MiB freed held 90 MiB of it

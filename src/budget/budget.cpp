@@ -457,7 +457,11 @@ size_t trim() {
 void fork_child() {
   g_purger_started.store(false, std::memory_order_relaxed);
   arena::keep::g_purger.store(false, std::memory_order_relaxed);
-  arena::fork_child_keep();
+  // The child has no purger: what its parent kept dirty goes now, the spare
+  // too. Nothing would return it while the child idles, and it costs nothing
+  // to purge: shared with the parent, each page would fault on its first
+  // write anyway.
+  arena::purge(os::now_ms(), 0);
   g_purger_idle.store(0, std::memory_order_relaxed);
   g_decay_lock.reset();
 }

@@ -235,8 +235,10 @@ long faults_replacing_one(uint64_t seed, size_t lo, size_t spread, bool released
     }
     size_t n = lo + rng() % spread;
     auto* next = static_cast<unsigned char*>(malloc(n));
-    if (!next) ADD_FAILURE() << "malloc(" << n << ") failed";
-    if (!next) return 0;
+    if (!next) {
+      ADD_FAILURE() << "malloc(" << n << ") failed";
+      return 0;
+    }
     memset(next, it + 1, n);
     if (buf && !released_first) {
       for (size_t k = 0; k < len; k += 4096) EXPECT_EQ(buf[k], static_cast<unsigned char>(it));
