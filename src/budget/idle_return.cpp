@@ -19,6 +19,9 @@
 // takes a lock the sleeping owner holds would deadlock against it).
 
 namespace hz::idle {
+
+HZ_TLS uint8_t t_switched_context = 0;
+
 namespace {
 
 constinit SpinLock g_lock;       // one attempt at a time: the scan buffer, the ticks
@@ -161,6 +164,14 @@ bool sleeps_outside(int tid, uintptr_t top) {
   return !ours(pc) && no_frame_in_our_code(sp, top);
 }
 
+// The owner has switched contexts (read after it is seen asleep: it sets the
+// flag before it switches, so a switch made before that sleep is seen).
+bool switched(const IdleState& st) {
+  if constexpr (!kIdleContextGuard) return false;
+  uint8_t v = 1;
+  return !peek(reinterpret_cast<uintptr_t>(st.switched), &v, sizeof v) || v != 0;
+}
+
 constexpr uintptr_t kMainStack = 1;  // IdleState::stack_top of the main thread, until read
 
 // The main thread's stack top: /proc/self/stat's startstack (field 28; the
@@ -234,6 +245,7 @@ bool attempt(ThreadCache* tc, uint32_t idle_ms) {
   BinTables* sizes;
   char* bins;
   ThreadCache* cache;
+  if (switched(st)) return false;  // for good: not watched until it changes (kRefusalsMax)
   if (!peek(reinterpret_cast<uintptr_t>(st.sizes), &sizes, sizeof sizes) ||
       !peek(reinterpret_cast<uintptr_t>(st.bins), &bins, sizeof bins) ||
       !peek(reinterpret_cast<uintptr_t>(st.cache), &cache, sizeof cache) || sizes != own_sizes || bins != own_bins ||
@@ -248,7 +260,7 @@ bool attempt(ThreadCache* tc, uint32_t idle_ms) {
   if (st.stack_top == kMainStack) st.stack_top = main_stack_top();
   // busy is read after the thread is seen asleep: a slow path that set it
   // before its system call is seen.
-  bool ok = sleeps_outside(tid, st.stack_top) && !__atomic_load_n(&tc->busy, __ATOMIC_ACQUIRE);
+  bool ok = sleeps_outside(tid, st.stack_top) && !__atomic_load_n(&tc->busy, __ATOMIC_ACQUIRE) && !switched(st);
   if (ok) {
     // Lock-free pushes only: nothing the owner (waiting in on_flag, with
     // whatever it holds) could be holding.
@@ -374,6 +386,7 @@ void attach(ThreadCache* tc) {
   st.stack_top = top;
   st.bins = &t_bins;
   st.cache = &t_cache;
+  st.switched = &t_switched_context;
   __atomic_store_n(&st.sizes, &t_sizes, __ATOMIC_RELEASE);
   // Its first slow path wakes the purger, which may sleep since no cache held anything.
   __atomic_fetch_or(&tc->idle, kWake, __ATOMIC_RELAXED);

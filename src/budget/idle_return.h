@@ -62,6 +62,11 @@ class Busy {
   ThreadCache* tc_;
   uint8_t prev_;
 };
+// This thread switches contexts (swapcontext, setcontext): its cache is
+// never taken from now on (kIdleContextGuard). Before the switch.
+extern HZ_TLS uint8_t t_switched_context;
+HZ_INLINE void note_context_switch() { __atomic_store_n(&t_switched_context, 1, __ATOMIC_SEQ_CST); }
+
 // The end of a thread's set-up: its cache may be taken from now on. And the
 // start of its teardown (or the release of a gone thread's cache): no longer,
 // and no attempt is under way once this returns.

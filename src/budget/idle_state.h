@@ -16,6 +16,7 @@ struct IdleState {
   BinTables** sizes;      // the owner's t_sizes and t_bins; nullptr: not takeable
   char** bins;
   ThreadCache** cache;    // the owner's t_cache: still this cache at an attempt
+  uint8_t* switched;      // the owner's t_switched_context: never taken once set
   uintptr_t stack_top;    // the owner's stack ends below this; 0: unknown
   uint64_t sig;           // what the cache held at the last look; 0: nothing
   uint32_t since_ms;      // when sig last changed

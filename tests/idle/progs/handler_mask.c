@@ -23,7 +23,6 @@
 #include "stamp_workers.h"
 
 static volatile int sleeping;
-static volatile unsigned long handled;
 static int mode;  // 0 suspend 1 empty 2 unblock 3 control
 
 static void wake(int s) { (void)s; }
@@ -31,10 +30,7 @@ static void wake(int s) { (void)s; }
 static void handler(int s, siginfo_t* si, void* ucv) {
   (void)s; (void)si;
   ucontext_t* uc = ucv;
-  uintptr_t rip = uc->uc_mcontext.gregs[REG_RIP];
-  handled++;
-  if (rip < lo || rip >= hi) return;  // only when malloc/free is interrupted
-  in_ours++;
+  if (!interrupted_ours(ucv)) return;  // only when malloc/free is interrupted
   sleeping = 1;
   if (mode == 0) {
     sigset_t m = uc->uc_sigmask;

@@ -26,15 +26,10 @@ __asm__(".text\n.globl my_restorer\nmy_restorer:\n mov $15, %eax\n syscall\n hlt
 
 struct ksa { void* handler; unsigned long flags; void* restorer; uint64_t mask; };
 static volatile int sleeping, release;
-static volatile unsigned long handled;
 
 static void handler(int s, siginfo_t* si, void* ucv) {
   (void)s; (void)si;
-  ucontext_t* uc = ucv;
-  uintptr_t rip = uc->uc_mcontext.gregs[REG_RIP];
-  handled++;
-  if (rip < lo || rip >= hi) return;
-  in_ours++;
+  if (!interrupted_ours(ucv)) return;  // only when malloc/free is interrupted
   sleeping = 1;
   struct timespec ts = {0, 1000 * 1000};
   while (!release) nanosleep(&ts, NULL);

@@ -11,12 +11,23 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define N 64
 static volatile int stop;
-static volatile unsigned long in_ours;
+static volatile unsigned long in_ours, handled;
 static uintptr_t lo, hi;
+
+// In a SA_SIGINFO handler: did this signal interrupt our code (a malloc or
+// free under way)? Counts the signals, and those in in_ours.
+static int interrupted_ours(void* ucv) {
+  uintptr_t rip = ((ucontext_t*)ucv)->uc_mcontext.gregs[REG_RIP];
+  handled++;
+  if (rip < lo || rip >= hi) return 0;
+  in_ours++;
+  return 1;
+}
 
 static void stamp(void* p, size_t n, uint64_t id) { ((uint64_t*)p)[0] = id; memcpy((char*)p + n - 8, &id, 8); }
 static void check(void* p, size_t n, uint64_t id) {
