@@ -393,7 +393,7 @@ bool on_exhaustion(size_t pages_needed, bool patient) {
     if (arena::pages_available() >= pages_needed) return true;
     if (!patient) break;
     struct timespec ts = {0, 1000000L << attempt};
-    nanosleep(&ts, nullptr);
+    syscall(SYS_nanosleep, &ts, nullptr);  // libc's is a cancellation point: none inside malloc
   }
   return false;
 }

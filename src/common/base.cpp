@@ -3,19 +3,23 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace hz {
 
-void write_stderr(const char* s) {
-  size_t n = strlen(s);
+// A raw system call: libc's write() is a cancellation point, and none may be
+// acted on inside malloc (POSIX lists no allocation function among them).
+void write_all(int fd, const char* s, size_t n) {
   while (n > 0) {
-    ssize_t w = ::write(2, s, n);
+    long w = syscall(SYS_write, fd, s, n);
     if (w <= 0) return;
     s += w;
     n -= static_cast<size_t>(w);
   }
 }
+
+void write_stderr(const char* s) { write_all(2, s, strlen(s)); }
 
 size_t format_u64(char* out, uint64_t v) {
   char d[20];

@@ -27,6 +27,8 @@
 namespace hz {
 
 // Writes to stderr without allocating (safe inside malloc).
+// Writes all of s to fd, without a cancellation point.
+void write_all(int fd, const char* s, size_t n);
 void write_stderr(const char* s);
 // Writes v in decimal to out (at least 20 bytes, not terminated); returns
 // the number of digits.

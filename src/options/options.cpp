@@ -42,11 +42,12 @@ struct Line {
   }
   // A value from the environment: control characters shown as '?' (one line,
   // whatever it holds), long ones cut with "...".
-  void put_value_text(const char* s, size_t max) {
+  // The n characters at s, at most 64 of them (then "..."), control characters as '?'.
+  void put_value_text(const char* s, size_t n) {
     size_t i = 0;
-    for (; s[i] && i < max && len + 2 < sizeof buf; ++i)
+    for (; i < n && i < 64 && len + 2 < sizeof buf; ++i)
       buf[len++] = static_cast<unsigned char>(s[i]) < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (s[i]) put("...");
+    if (i < n) put("...");
   }
   void put_u64(uint64_t v) {
     char d[24];
@@ -189,7 +190,7 @@ void parse() {
     l.put("hakozuna: ignoring ");
     l.put(kTable[i].name);
     l.put("=");
-    l.put_value_text(text, 64);
+    l.put_value_text(text, strlen(text));
     l.put(" (");
     l.put(why);
     l.put("): using ");
@@ -214,7 +215,7 @@ void parse() {
       continue;
     }
     l.put("hakozuna: ignoring unknown variable ");
-    l.put_value_text(*e, len < 64 ? len : 64);
+    l.put_value_text(*e, len);
     for (size_t i = 0; i < kCount; ++i) {  // the known ones, from the table
       l.put(i == 0 ? " (known: " : ", _");
       l.put(kTable[i].name + (i == 0 ? 0 : 9));

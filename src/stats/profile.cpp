@@ -1,6 +1,7 @@
 #include "stats/profile.h"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,11 +193,7 @@ struct Out {
     put("\n");
   }
   void flush() {
-    for (size_t off = 0; off < len;) {
-      ssize_t w = write(fd, buf + off, len - off);
-      if (w <= 0) break;
-      off += static_cast<size_t>(w);
-    }
+    write_all(fd, buf, len);
     len = 0;
   }
 };
@@ -210,7 +207,7 @@ int open_file(const char* prefix) {
   path[n++] = '.';
   n += format_u64(path + n, static_cast<uint64_t>(getpid()));
   path[n] = 0;
-  return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
 }
 
 void write_file(int fd) {
@@ -360,7 +357,7 @@ void write_at_exit() {
     return;
   }
   write_file(fd);
-  close(fd);
+  syscall(SYS_close, fd);
 }
 
 }  // namespace hz::profile

@@ -82,11 +82,7 @@ void print_report() {
   }
   buf[len++] = '\n';
   buf[len] = '\0';
-  for (size_t off = 0; off < len;) {
-    ssize_t w = write(g_report_fd, buf + off, len - off);
-    if (w <= 0) break;
-    off += static_cast<size_t>(w);
-  }
+  write_all(g_report_fd, buf, len);
 }
 
 void at_exit() {

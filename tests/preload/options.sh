@@ -40,8 +40,10 @@ done
 check "HAKOZUNA_ARENA_SIZE=$(printf '1G\nhakozuna: fake')" \
   '^hakozuna: ignoring HAKOZUNA_ARENA_SIZE=1G\?hakozuna: fake \(.+\): using 256G$'
 check "HAKOZUNA_ARENA_SIZE=$(printf 'x%.0s' {1..100})" '^hakozuna: ignoring HAKOZUNA_ARENA_SIZE=x{64}\.\.\. \('
-check HAKOZUNA_ARENASIZE=1G "^hakozuna: ignoring unknown variable HAKOZUNA_ARENASIZE"
-check HAKOZUNA_PURGE_DELAY=100 "^hakozuna: ignoring unknown variable HAKOZUNA_PURGE_DELAY"
+check HAKOZUNA_ARENASIZE=1G "^hakozuna: ignoring unknown variable HAKOZUNA_ARENASIZE \\(known: "
+check HAKOZUNA_PURGE_DELAY=100 "^hakozuna: ignoring unknown variable HAKOZUNA_PURGE_DELAY \\(known: "
+# A name is cut (with "...") only past 64 characters.
+check "HAKOZUNA_$(printf 'Y%.0s' {1..70})=1" '^hakozuna: ignoring unknown variable HAKOZUNA_Y{55}\.\.\. \(known: '
 for good in HAKOZUNA_ARENA_SIZE=512M HAKOZUNA_ARENA_SIZE=4g HAKOZUNA_ARENA_SIZE=16M \
   HAKOZUNA_PURGE_DELAY_MS=0 HAKOZUNA_PURGE_DELAY_MS=2000 HAKOZUNA_BACKGROUND_PURGE=0 \
   HAKOZUNA_HUGEPAGES=0 HAKOZUNA_VERBOSE=0; do
