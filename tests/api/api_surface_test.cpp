@@ -2,6 +2,7 @@
 // or libstdc++'s), and every entry point hands out blocks that free() accepts.
 #include <errno.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <cstddef>
@@ -63,7 +64,7 @@ TEST(ApiSurface, MallocFamilySymbolsAreHakozunas) {
       HZ_SYM(aligned_alloc),  HZ_SYM(memalign),       HZ_SYM(valloc),
       HZ_SYM(pvalloc),        HZ_SYM(malloc_usable_size), HZ_SYM(malloc_trim),
       HZ_SYM(mallopt),        HZ_SYM(mallinfo),       HZ_SYM(mallinfo2),
-      HZ_SYM(malloc_stats),   HZ_SYM(__libc_malloc),  HZ_SYM(__libc_free),
+      HZ_SYM(malloc_stats),   HZ_SYM(malloc_info),    HZ_SYM(__libc_malloc),  HZ_SYM(__libc_free),
       HZ_SYM(__libc_calloc),  HZ_SYM(__libc_realloc), HZ_SYM(__libc_memalign),
       HZ_SYM(__libc_valloc),  HZ_SYM(__libc_pvalloc),
   };
@@ -250,6 +251,29 @@ TEST(ApiSurface, MallinfoAndStatsAreCallable) {
   EXPECT_LT(m2.uordblks, size_t(1) << 46);
   EXPECT_LT(m2.arena, size_t(1) << 46);
   malloc_stats();  // prints to stderr; must not crash or allocate recursively
+  for (void* p : v) free(p);
+}
+
+// glibc's format; the totals are ours (glibc's own would read an untouched
+// arena: all zeros).
+TEST(ApiSurface, MallocInfoWritesOurTotals) {
+  std::vector<void*> v;
+  for (int i = 0; i < 1000; ++i) v.push_back(malloc(1000 + i));
+  char* text = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&text, &len);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(malloc_info(0, f), 0);
+  fclose(f);
+  std::string xml(text, len);
+  free(text);
+  EXPECT_EQ(xml.rfind("<malloc version=\"1\">", 0), 0u) << xml;
+  EXPECT_NE(xml.find("</malloc>"), std::string::npos) << xml;
+  size_t at = xml.find("<system type=\"current\" size=\"");
+  ASSERT_NE(at, std::string::npos) << xml;
+  unsigned long long current = std::strtoull(xml.c_str() + at + 29, nullptr, 10);
+  EXPECT_GE(current, 1000u * 1000u) << xml;  // the million bytes live now, at least
+  EXPECT_EQ(malloc_info(1, stdout), EINVAL);  // no option is defined
   for (void* p : v) free(p);
 }
 
