@@ -383,7 +383,6 @@ void hole_unlink(RunMeta* m) {
 // failed at its 14th round, its side arrays grown past the room). True when
 // a span of n pages is free afterwards.
 bool refill_holes(size_t n) {
-  bool any = false;
   for (RunMeta *m = g_hole_list, *next; m; m = next) {
     next = m->next;
     const size_t page = page_of(m), h = m->npages;
@@ -395,31 +394,33 @@ bool refill_holes(size_t n) {
     hole_unlink(m);
     insert_free(page, h, kClean, os::now_ms());
     stats::add(stats::kArenaHoleRefills, 1);
-    any = true;
+    if (find_free(n)) return true;  // no more than it takes: the rest stays unmapped
   }
-  return any && find_free(n) != nullptr;
+  return false;
+}
+
+// Unmaps the free span m (not the one ending at top) as a hole; its pages.
+size_t punch(RunMeta* m) {
+  size_t page = page_of(m), n = m->npages;
+  if (page + n == g_heap.top || g_holes >= kHolesMax) return 0;
+  list_remove(m);
+  set_span(page, n, kSpanHole);
+  os::release(page_addr(page), n << kPageShift);
+  hole_link(m);
+  stats::add(stats::kArenaHoles, 1);
+  return n;
 }
 
 size_t punch_holes(size_t want) {
   size_t got = 0;
-  auto punch = [&](RunMeta* m) {
-    size_t page = page_of(m), n = m->npages;
-    if (page + n == g_heap.top) return;
-    list_remove(m);
-    set_span(page, n, kSpanHole);
-    os::release(page_addr(page), n << kPageShift);
-    hole_link(m);
-    stats::add(stats::kArenaHoles, 1);
-    got += n;
-  };
   for (RunMeta *m = g_heap.big, *next; m && got < want && g_holes < kHolesMax; m = next) {
     next = m->next;
-    punch(m);
+    got += punch(m);
   }
   for (size_t n = kExact; n >= 1 && got < want && g_holes < kHolesMax; --n)
     for (RunMeta *m = g_heap.exact[n], *next; m && got < want && g_holes < kHolesMax; m = next) {
       next = m->next;
-      punch(m);
+      got += punch(m);
     }
   if (got && options::get().verbose) say("unmapped free spans: ", got << kPageShift, 0);
   return got;
@@ -447,6 +448,13 @@ bool grow_top(size_t n) {
 
 bool grow(size_t n) {
   const int saved = errno;  // a refused mapping's: not the caller's business if this works
+  // Holes first, where the span freed by a large block went under RLIMIT_AS
+  // (free_span): else each round of "fill, free" would move the range up,
+  // and its side arrays with it, until they fill the room.
+  if (kArenaHoles && g_holes && refill_holes(n)) {
+    errno = saved;
+    return true;
+  }
   if (grow_top(n)) return true;
   if (!kArenaHoles) return false;
   // Out of room at the top: holes whose neighbours were freed may serve n
@@ -770,9 +778,9 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const size_t peak = __atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED);
   const size_t limit = keep ? keep::limit_pages(peak) : 0;
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
+  const bool under_rlimit = keep_it && os::address_space_limit() != os::kUnlimited;
   const keep::AtFree fate = purge ? keep::AtFree::kPurge
-                                  : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0,
-                                                  keep_it && os::address_space_limit() != os::kUnlimited);
+                                  : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0, under_rlimit);
   const bool purge_now = fate == keep::AtFree::kPurge;
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
@@ -787,6 +795,10 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     // Purged already: its address space need not wait for the decay either
     // (which may not run again: no dirty memory is left to wake it).
     if (purge_now) shrink_tail(0, 0, page);
+    // And under RLIMIT_AS a large block's span gives its address space back
+    // wherever it lies, as glibc's mapped chunks do: a small block carved
+    // after it must not keep the program from mapping what it freed.
+    if (kArenaHoles && under_rlimit && purge_now && meta_of(start)->state == kSpanFree) punch(meta_of(start));
     // The last span over the bound is the spare (an earlier one, not merged
     // with it, counts against the bound again).
     if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), ++g_heap.spare_gen, stats::add(stats::kKeepSpare, 1);

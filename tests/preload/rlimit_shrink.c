@@ -4,7 +4,10 @@
 // so the background purger runs), or does neither ("free": a large block's
 // span is purged and its address space unmapped at free under RLIMIT_AS, as
 // glibc unmaps its mmapped blocks; spans under 4 MiB were kept, and the
-// thread and the mmap below failed). After that the program's own mappings must
+// thread and the mmap below failed; "pinned": the same, with small blocks
+// carved above the freed ones and still live, so that no free space ends the
+// heap: glibc's mmapped blocks go back wherever they lay). After that the
+// program's own mappings must
 // fit again: a thread (its stack is an mmap) and a 16 MiB mmap. Then malloc
 // must again get close to what it got the first time, contents intact.
 // Built without hakozuna; run with and without LD_PRELOAD.
@@ -101,6 +104,12 @@ int main(int argc, char** argv) {
   if (n1 * MiB < rl.rlim_cur / 4 || !check(n1, 0)) {
     fprintf(stderr, "rlimit_shrink: first fill got only %zu MiB, or lost contents\n", n1);
     return 1;
+  }
+  static void* pins[32];
+  if (strcmp(mode, "pinned") == 0) {
+    free(held[--n1]);  // room at the end, for the small blocks' run
+    for (int i = 0; i < 32; ++i)
+      if (!(pins[i] = malloc(2000))) return 1;
   }
   for (size_t i = n1; i > 0; --i) free(held[i - 1]);
 
