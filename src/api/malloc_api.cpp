@@ -223,8 +223,9 @@ HZ_EXPORT int hz_posix_memalign(void** out, size_t align, size_t size) noexcept 
 }
 
 HZ_EXPORT void* hz_memalign(size_t align, size_t size) noexcept {
-  // glibc rounds a non-power-of-two alignment up instead of failing.
-  if (align > (size_t{1} << 62)) {
+  // glibc rounds a non-power-of-two alignment up instead of failing, and
+  // refuses (EINVAL) only what cannot be rounded: above 2^63; 2^63 is ENOMEM.
+  if (align > (size_t{1} << 63)) {
     errno = EINVAL;
     return nullptr;
   }

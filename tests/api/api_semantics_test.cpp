@@ -197,6 +197,19 @@ TEST(Semantics, SmallPowerOfTwoAlignmentsAccepted) {
   }
 }
 
+// As glibc: an alignment it could round (up to 2^63) fails for want of
+// memory, one beyond it is invalid.
+TEST(Semantics, MemalignOfAHugeAlignmentIsENOMEMUpTo2To63) {
+  for (size_t a : {size_t(1) << 62, size_t(1) << 63, (size_t(1) << 62) + 1}) {
+    errno = 0;
+    EXPECT_EQ(memalign(a, 1), nullptr) << a;
+    EXPECT_EQ(errno, ENOMEM) << "memalign alignment " << a;
+  }
+  errno = 0;
+  EXPECT_EQ(memalign((size_t(1) << 63) + 1, 1), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+}
+
 TEST(Semantics, BlocksOf16BytesOrMoreAre16ByteAligned) {
   std::vector<size_t> sizes;
   for (size_t n = 16; n <= 2048; ++n) sizes.push_back(n);
