@@ -402,7 +402,7 @@ bool refill_holes(size_t n) {
 // Unmaps the free span m (not the one ending at top) as a hole; its pages.
 size_t punch(RunMeta* m) {
   size_t page = page_of(m), n = m->npages;
-  if (page + n == g_heap.top || g_holes >= kHolesMax) return 0;
+  if (page + n >= g_heap.top || g_holes >= kHolesMax) return 0;
   list_remove(m);
   set_span(page, n, kSpanHole);
   os::release(page_addr(page), n << kPageShift);
@@ -798,7 +798,8 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     // And under RLIMIT_AS a large block's span gives its address space back
     // wherever it lies, as glibc's mapped chunks do: a small block carved
     // after it must not keep the program from mapping what it freed.
-    if (kArenaHoles && under_rlimit && purge_now && meta_of(start)->state == kSpanFree) punch(meta_of(start));
+    // (shrink_tail may have dropped the span with the top: then it is past it.)
+    if (kArenaHoles && under_rlimit && purge_now && start < g_heap.top) punch(meta_of(start));
     // The last span over the bound is the spare (an earlier one, not merged
     // with it, counts against the bound again).
     if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), ++g_heap.spare_gen, stats::add(stats::kKeepSpare, 1);

@@ -226,11 +226,12 @@ void parse() {
   if (g_values.verbose) {
     Line l;
     l.put("hakozuna: options");
+    const char* profile = g_values.profile ? g_values.profile : "unset";
     for (size_t i = 0; i < kCount; ++i) {
       l.put(" ");
       l.put(kTable[i].name);
       l.put("=");
-      if (i == kOptProfile) l.put_value_text(g_values.profile ? g_values.profile : "unset", 64);
+      if (i == kOptProfile) l.put_value_text(profile, strlen(profile));
       else put_value(l, kTable[i], current(i));
     }
     l.emit();

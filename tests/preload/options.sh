@@ -58,4 +58,10 @@ grep -qE '^hakozuna: options .*HAKOZUNA_ARENA_SIZE=2G .*HAKOZUNA_PURGE_DELAY_MS=
   fail "verbose: no options line: $(cat got.err)"
 [[ $(grep -c '^hakozuna: options' got.err) == 1 ]] || fail "verbose: options printed more than once"
 echo "verbose: $(cat got.err)"
+# The profile's path ends the line, read no further than its end (a fixed 64
+# bytes once ran off the environment and crashed with a short one).
+grep -qE ' HAKOZUNA_PROFILE=unset$' got.err || fail "verbose: the profile's value: $(cat got.err)"
+env -i HAKOZUNA_VERBOSE=1 HAKOZUNA_PROFILE="$PWD/p" LD_PRELOAD="$HZ_LIB" /bin/true 2>got.err ||
+  fail "verbose with a profile: /bin/true failed: $(cat got.err)"
+grep -qE " HAKOZUNA_PROFILE=$PWD/p\$" got.err || fail "verbose with a profile: $(cat got.err)"
 pass

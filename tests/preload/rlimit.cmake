@@ -12,8 +12,12 @@ target_link_libraries(hz_rlimit_shrink PRIVATE Threads::Threads)
 add_executable(hz_rlimit_holes ${HZ_PRELOAD_DIR}/rlimit_holes.c)
 target_compile_options(hz_rlimit_holes PRIVATE -fno-builtin)
 
+# ... and keeps every block whole while it unmaps and maps back large spans.
+add_executable(hz_rlimit_stress ${HZ_PRELOAD_DIR}/rlimit_stress.c)
+target_compile_options(hz_rlimit_stress PRIVATE -fno-builtin)
+
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
-hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes>)
+hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes> $<TARGET_FILE:hz_rlimit_stress>)
 hz_preload_test(rlimit.grow rlimit_grow.sh $<TARGET_FILE:hz_rlimit_grow>)
 hz_preload_test(rlimit.shrink rlimit_shrink.sh $<TARGET_FILE:hz_rlimit_shrink>)
 hz_preload_test(rlimit.sort rlimit_under.sh 800000 rlimit_sort.sh)

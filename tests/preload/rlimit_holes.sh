@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# rlimit_holes.sh LIB WORK PROGRAM: under `ulimit -v 2000000`, PROGRAM
+# rlimit_holes.sh LIB WORK PROGRAM STRESS: under `ulimit -v 2000000`, PROGRAM
 # (rlimit_holes.c) holds 1.4 GiB of 1 MiB blocks, frees every other one and
 # asks for 600 MiB in one block: the address space is there, in pieces, and
 # must be given (glibc gives it). Same output both ways. Then, preloaded only
 # (glibc fails its second round), 20 rounds of the same in one process.
 source "$(dirname "$0")/common.sh"
-prog=${3:?usage: $0 <lib> <work> <rlimit_holes>}
+prog=${3:?usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress>}
+stress=${4:?usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress>}
 (ulimit -v 2000000) 2>/dev/null || skip "cannot lower RLIMIT_AS here"
 
 run_pair holes bash -c "ulimit -v 2000000 && exec \"\$0\" 1400 600" "$prog"
@@ -14,4 +15,9 @@ cat "$HZ_WORK/hz/holes.out"
 out=$(LD_PRELOAD=$HZ_LIB bash -c "ulimit -v 2000000 && exec \"\$0\" 1400 600 20" "$prog") || fail "20 rounds: $out"
 [[ $out == ok ]] || fail "20 rounds: $out"
 echo "[$HZ_TEST] 20 rounds: $out"
+# STRESS (rlimit_stress.c) under `ulimit -v 1000000`: large spans unmapped at
+# free and mapped back keep every block whole and inside the heap.
+run_pair stress bash -c 'ulimit -v 1000000 && exec "$0" 20000' "$stress"
+same stress.out
+cat "$HZ_WORK/hz/stress.out"
 pass
