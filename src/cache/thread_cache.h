@@ -110,6 +110,16 @@ extern BinTables g_empty_tables;
 extern HZ_TLS char* t_bins;
 extern HZ_TLS BinTables* t_sizes;
 
+// The most one thread's cache holds (bins, spill, remote stash, and the
+// hardened build's quarantine), in pages: all that waiting for another
+// thread's flush can bring back.
+constexpr size_t thread_keep_max_bytes() {
+  size_t b = kRemoteStashMaxBytes + (kHardened ? kQuarantineMaxBytes : 0);
+  for (unsigned c = 1; c < kNumClasses; ++c) b += size_t{kClasses[c].bin_max} * kClasses[c].size + kSpillMaxBytes;
+  return b;
+}
+inline constexpr size_t kThreadKeepMaxPages = (thread_keep_max_bytes() + kPageSize - 1) >> kPageShift;
+
 // Slow paths.
 // The bin of cls (of size index size_index(size), of medium index
 // (size + 255) / 256) was empty, or this thread not set up.
