@@ -738,10 +738,16 @@ bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   const size_t page = page_of(m), n = m->npages, end = page + n;
   if (npages <= n) return npages == n;
   const size_t need = npages - n;
-  size_t free_after = end < g_heap.top && meta_of(end)->state == kSpanFree ? meta_of(end)->npages : 0;
-  // Too few free pages up to the top: fresh ones join them (grow() merges a
-  // free span ending at the top with the new chunk).
-  if (free_after < need && end + free_after == g_heap.top && grow(need)) free_after = meta_of(end)->npages;
+  auto free_at_end = [&]() -> size_t {
+    return end < g_heap.top && meta_of(end)->state == kSpanFree ? meta_of(end)->npages : 0;
+  };
+  size_t free_after = free_at_end();
+  // Too few free pages up to the top: fresh ones join them (grow_top merges
+  // a free span ending at the top with the new chunk). grow() may instead
+  // have mapped holes back elsewhere, or left the top where it was: what
+  // follows the span is looked at again, never assumed (under RLIMIT_AS a
+  // block was grown over whatever meta_of(top) held: a crash in put_free).
+  if (free_after < need && end + free_after == g_heap.top && (grow_top(need) || grow(need))) free_after = free_at_end();
   if (free_after < need) return false;
   RunMeta* right = meta_of(end);
   const size_t rn = right->npages;

@@ -15,12 +15,16 @@ target_compile_options(hz_rlimit_holes PRIVATE -fno-builtin)
 # ... and keeps every block whole while it unmaps and maps back large spans.
 add_executable(hz_rlimit_stress ${HZ_PRELOAD_DIR}/rlimit_stress.c)
 target_compile_options(hz_rlimit_stress PRIVATE -fno-builtin)
+add_executable(hz_rlimit_threads ${HZ_PRELOAD_DIR}/rlimit_threads.c)
+target_compile_options(hz_rlimit_threads PRIVATE -fno-builtin)
+target_link_libraries(hz_rlimit_threads PRIVATE Threads::Threads)
 
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
-hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes> $<TARGET_FILE:hz_rlimit_stress>)
+hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes> $<TARGET_FILE:hz_rlimit_stress>
+  $<TARGET_FILE:hz_rlimit_threads>)
 hz_preload_test(rlimit.grow rlimit_grow.sh $<TARGET_FILE:hz_rlimit_grow>)
 hz_preload_test(rlimit.shrink rlimit_shrink.sh $<TARGET_FILE:hz_rlimit_shrink>)
 hz_preload_test(rlimit.sort rlimit_under.sh 800000 rlimit_sort.sh)
 hz_preload_test(rlimit.python rlimit_under.sh 800000 python_dict.sh)
 hz_preload_test(rlimit.git rlimit_under.sh 800000 git_repo.sh)
-set_tests_properties(preload.rlimit.sort preload.rlimit.grow PROPERTIES TIMEOUT 240)
+set_tests_properties(preload.rlimit.sort preload.rlimit.grow preload.rlimit.holes PROPERTIES TIMEOUT 240)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# rlimit_holes.sh LIB WORK PROGRAM STRESS: under `ulimit -v 2000000`, PROGRAM
+# rlimit_holes.sh LIB WORK PROGRAM STRESS THREADS: under `ulimit -v 2000000`, PROGRAM
 # (rlimit_holes.c) holds 1.4 GiB of 1 MiB blocks, frees every other one and
 # asks for 600 MiB in one block: the address space is there, in pieces, and
 # must be given (glibc gives it). Same output both ways. Then, preloaded only
 # (glibc fails its second round), 20 rounds of the same in one process.
 source "$(dirname "$0")/common.sh"
-prog=${3:?usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress>}
-stress=${4:?usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress>}
+prog=${3:?usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress> <rlimit_threads>}
+stress=${4:?usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress> <rlimit_threads>}
+threads=${5:?usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress> <rlimit_threads>}
 (ulimit -v 2000000) 2>/dev/null || skip "cannot lower RLIMIT_AS here"
 
 run_pair holes bash -c "ulimit -v 2000000 && exec \"\$0\" 1400 600" "$prog"
@@ -20,4 +21,11 @@ echo "[$HZ_TEST] 20 rounds: $out"
 run_pair stress bash -c 'ulimit -v 1000000 && exec "$0" 20000' "$stress"
 same stress.out
 cat "$HZ_WORK/hz/stress.out"
+# THREADS (rlimit_threads.c): the same from four threads, with trades, a fork
+# and trims, under `ulimit -v 900000`; two runs (it found its crash about
+# one run in five).
+for round in 1 2; do
+  run_pair "threads$round" bash -c 'ulimit -v 900000 && exec "$0" 8000' "$threads"
+  same "threads$round.out"
+done
 pass

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_stamp.h"
+
 #define MiB ((size_t)1 << 20)
 #define SLOTS 2048
 
@@ -20,30 +22,6 @@ static uint64_t next_rand(void) {
   return rng;
 }
 
-// A block's stamp: every byte below 16 bytes, else a word at the start of
-// every page (short of the last 16 bytes) and the last byte. Checks the first
-// `upto` bytes' worth of it.
-static void stamp(unsigned char* p, size_t n, uint64_t v) {
-  if (n < 16) {
-    memset(p, (int)(v & 0xff), n);
-    return;
-  }
-  for (size_t o = 0; o + 16 <= n; o += 4096) memcpy(p + o, &v, 8);
-  p[n - 1] = (unsigned char)v;
-}
-static int intact(const unsigned char* p, size_t n, size_t upto, uint64_t v) {
-  if (n < 16) {
-    for (size_t i = 0; i < n && i < upto; ++i)
-      if (p[i] != (unsigned char)v) return 0;
-    return 1;
-  }
-  for (size_t o = 0; o + 16 <= n && o + 8 <= upto; o += 4096) {
-    uint64_t w;
-    memcpy(&w, p + o, 8);
-    if (w != v) return 0;
-  }
-  return upto < n || p[n - 1] == (unsigned char)v;
-}
 static void check(const unsigned char* p, size_t n, uint64_t v, const char* when) {
   if (!intact(p, n, n, v)) {
     printf("BROKEN %s: a block of %zu bytes\n", when, n);
