@@ -317,48 +317,24 @@ HZ_EXPORT struct mallinfo2 mallinfo2(void) noexcept {
 
 // glibc's XML, with hakozuna's totals where glibc puts its arenas' (a tool
 // that reads "system current" or "aspace total" gets ours, not the zeros of
-// glibc's untouched arena). fputs may allocate: the program's call, no lock of
-// ours held.
+// glibc's untouched arena). fprintf may allocate, as glibc's own does here:
+// the program's call, no lock of ours held.
 HZ_EXPORT int malloc_info(int options, FILE* out) noexcept {
   if (options != 0) return EINVAL;
   arena::Usage u{};
   if (process_ready()) u = arena::usage();
-  char buf[1024];
-  size_t n = 0;
-  auto put = [&](const char* s) {
-    while (*s && n + 1 < sizeof buf) buf[n++] = *s++;
-  };
-  auto num = [&](uint64_t v) {
-    char d[24];
-    d[format_u64(d, v)] = 0;
-    put(d);
-  };
-  auto total = [&](const char* tag, const char* type, uint64_t count, bool with_count, uint64_t size) {
-    put("<");
-    put(tag);
-    put(" type=\"");
-    put(type);
-    put("\"");
-    if (with_count) {
-      put(" count=\"");
-      num(count);
-      put("\"");
-    }
-    put(" size=\"");
-    num(size);
-    put("\"/>\n");
-  };
-  put("<malloc version=\"1\">\n");
-  total("total", "fast", 0, true, 0);
-  total("total", "rest", 0, true, u.dirty_free_bytes);
-  total("total", "mmap", 0, true, 0);
-  total("system", "current", 0, false, u.mapped_bytes);
-  total("system", "max", 0, false, u.mapped_peak_bytes);
-  total("aspace", "total", 0, false, u.mapped_bytes);
-  total("aspace", "mprotect", 0, false, u.mapped_bytes);
-  put("</malloc>\n");
-  buf[n] = 0;
-  return fputs(buf, out) < 0 ? errno : 0;
+  int r = fprintf(out,
+                  "<malloc version=\"1\">\n"
+                  "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+                  "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+                  "<total type=\"mmap\" count=\"0\" size=\"0\"/>\n"
+                  "<system type=\"current\" size=\"%zu\"/>\n"
+                  "<system type=\"max\" size=\"%zu\"/>\n"
+                  "<aspace type=\"total\" size=\"%zu\"/>\n"
+                  "<aspace type=\"mprotect\" size=\"%zu\"/>\n"
+                  "</malloc>\n",
+                  u.dirty_free_bytes, u.mapped_bytes, u.mapped_peak_bytes, u.mapped_bytes, u.mapped_bytes);
+  return r < 0 ? errno : 0;
 }
 
 HZ_EXPORT struct mallinfo mallinfo(void) noexcept {

@@ -399,7 +399,9 @@ bool refill_holes(size_t n) {
   return false;
 }
 
-// Unmaps the free span m (not the one ending at top) as a hole; its pages.
+// Unmaps the free span m as a hole; its pages. Not the span ending at top,
+// nor one past it (free_span's, when shrink_tail dropped it with the top:
+// its metadata is stale).
 size_t punch(RunMeta* m) {
   size_t page = page_of(m), n = m->npages;
   if (page + n >= g_heap.top || g_holes >= kHolesMax) return 0;
@@ -804,8 +806,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     // And under RLIMIT_AS a large block's span gives its address space back
     // wherever it lies, as glibc's mapped chunks do: a small block carved
     // after it must not keep the program from mapping what it freed.
-    // (shrink_tail may have dropped the span with the top: then it is past it.)
-    if (kArenaHoles && under_rlimit && purge_now && start < g_heap.top) punch(meta_of(start));
+    if (kArenaHoles && under_rlimit && purge_now) punch(meta_of(start));
     // The last span over the bound is the spare (an earlier one, not merged
     // with it, counts against the bound again).
     if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), ++g_heap.spare_gen, stats::add(stats::kKeepSpare, 1);

@@ -26,8 +26,8 @@
 
 namespace hz {
 
-// Writes to stderr without allocating (safe inside malloc).
-// Writes all of s to fd, without a cancellation point.
+// Writes all of s to fd, without allocating and without a cancellation point
+// (safe inside malloc); write_stderr, a string to stderr.
 void write_all(int fd, const char* s, size_t n);
 void write_stderr(const char* s);
 // Writes v in decimal to out (at least 20 bytes, not terminated); returns

@@ -40,9 +40,8 @@ struct Line {
   void put(const char* s, size_t max = ~size_t{0}) {
     for (size_t i = 0; s[i] && i < max && len + 2 < sizeof buf; ++i) buf[len++] = s[i];
   }
-  // A value from the environment: control characters shown as '?' (one line,
-  // whatever it holds), long ones cut with "...".
-  // The n characters at s, at most 64 of them (then "..."), control characters as '?'.
+  // A value from the environment, its n characters: control characters shown
+  // as '?' (one line, whatever it holds), cut with "..." past 64.
   void put_value_text(const char* s, size_t n) {
     size_t i = 0;
     for (; i < n && i < 64 && len + 2 < sizeof buf; ++i)
