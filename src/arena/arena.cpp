@@ -63,8 +63,8 @@ struct Reservation {
 constinit Reservation g_res;
 
 // Free spans whose data is unmapped (punch_holes, below), linked through
-// next/prev, and their count and pages.
-RunMeta* g_hole_list = nullptr;
+// next/prev (oldest last), and their count and pages.
+RunMeta *g_hole_list = nullptr, *g_hole_tail = nullptr;
 size_t g_holes = 0, g_hole_pages = 0;
 
 // The most pages top may reach: the limit counts memory (holes have none),
@@ -357,22 +357,41 @@ RunMeta* find_free(size_t n) {
 // arrays stay mapped (free() of a stale pointer into a hole reads only
 // those), and its pages do not count against the limit (top_cap). The span
 // ending at top stays (it joins the growth). At most kHolesMax holes: each
-// is one more mapping, and mappings are limited (vm.max_map_count, 65 530).
-constexpr size_t kHolesMax = 8192;
+// is one more mapping, and mappings are limited (vm.max_map_count, 65 530):
+// half of them at most (glibc's mapped chunks take one each too; 8192 left
+// a program that freed 15 092 blocks of 260 KiB under `ulimit -v 4000000`
+// 2 080 MiB of its own to map, against glibc's 3 888). An unmap the kernel
+// refuses (the process at its mapping limit) leaves the span free.
+constexpr size_t kHolesMax = 32768;
+// Holes that refill_holes finds taken (the program mapped something there)
+// before it stops: each is a failed system call, and a grow must not pay
+// one per hole.
+constexpr unsigned kHoleProbesTaken = 8;
 
 void hole_link(RunMeta* m) {
   m->prev = nullptr;
   m->next = g_hole_list;
-  if (g_hole_list) g_hole_list->prev = m;
+  if (g_hole_list) g_hole_list->prev = m; else g_hole_tail = m;
   g_hole_list = m;
   ++g_holes;
   g_hole_pages += m->npages;
 }
 void hole_unlink(RunMeta* m) {
   if (m->prev) m->prev->next = m->next; else g_hole_list = m->next;
-  if (m->next) m->next->prev = m->prev;
+  if (m->next) m->next->prev = m->prev; else g_hole_tail = m->prev;
   --g_holes;
   g_hole_pages -= m->npages;
+}
+// A hole found taken goes last: the next walks try the others first.
+void hole_to_tail(RunMeta* m) {
+  if (m == g_hole_tail) return;
+  hole_unlink(m);
+  m->next = nullptr;
+  m->prev = g_hole_tail;
+  g_hole_tail->next = m;
+  g_hole_tail = m;
+  ++g_holes;
+  g_hole_pages += m->npages;
 }
 
 // Maps holes back as clean free spans, merged with their free neighbours,
@@ -383,13 +402,16 @@ void hole_unlink(RunMeta* m) {
 // failed at its 14th round, its side arrays grown past the room). True when
 // a span of n pages is free afterwards.
 bool refill_holes(size_t n) {
-  for (RunMeta *m = g_hole_list, *next; m; m = next) {
-    next = m->next;
+  unsigned taken = 0;
+  for (RunMeta *m = g_hole_list, *next, *last = g_hole_tail; m; m = next) {
+    next = m == last ? nullptr : m->next;  // each once, though taken ones move past last
     const size_t page = page_of(m), h = m->npages;
     if (g_heap.top - (g_hole_pages - h) > g_heap.limit) continue;  // its memory would pass the limit
     if (!os::reserve_at(page_addr(page), h << kPageShift)) {
       if (errno == ENOMEM) break;  // RLIMIT_AS: the others would not fit either
-      continue;                    // something else lives there now
+      hole_to_tail(m);             // something else lives there now
+      if (++taken == kHoleProbesTaken) break;
+      continue;
     }
     hole_unlink(m);
     insert_free(page, h, kClean, os::now_ms());
@@ -402,12 +424,14 @@ bool refill_holes(size_t n) {
 // Unmaps the free span m as a hole; its pages. Not the span ending at top,
 // nor one past it (free_span's, when shrink_tail dropped it with the top:
 // its metadata is stale).
+bool g_punch_refused = false;  // the last unmap was refused: punch_holes stops
 size_t punch(RunMeta* m) {
   size_t page = page_of(m), n = m->npages;
   if (page + n >= g_heap.top || g_holes >= kHolesMax) return 0;
+  g_punch_refused = !os::release(page_addr(page), n << kPageShift);
+  if (g_punch_refused) return 0;
   list_remove(m);
   set_span(page, n, kSpanHole);
-  os::release(page_addr(page), n << kPageShift);
   hole_link(m);
   stats::add(stats::kArenaHoles, 1);
   return n;
@@ -415,12 +439,14 @@ size_t punch(RunMeta* m) {
 
 size_t punch_holes(size_t want) {
   size_t got = 0;
-  for (RunMeta *m = g_heap.big, *next; m && got < want && g_holes < kHolesMax; m = next) {
+  g_punch_refused = false;
+  auto more = [&] { return got < want && g_holes < kHolesMax && !g_punch_refused; };
+  for (RunMeta *m = g_heap.big, *next; m && more(); m = next) {
     next = m->next;
     got += punch(m);
   }
-  for (size_t n = kExact; n >= 1 && got < want && g_holes < kHolesMax; --n)
-    for (RunMeta *m = g_heap.exact[n], *next; m && got < want && g_holes < kHolesMax; m = next) {
+  for (size_t n = kExact; n >= 1 && more(); --n)
+    for (RunMeta *m = g_heap.exact[n], *next; m && more(); m = next) {
       next = m->next;
       got += punch(m);
     }

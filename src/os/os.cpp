@@ -52,7 +52,7 @@ bool reserve_at(void* p, size_t size) {
   return false;
 }
 
-void release(void* p, size_t size) { munmap(p, size); }
+bool release(void* p, size_t size) { return munmap(p, size) == 0; }
 
 void purge(void* p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 

@@ -13,7 +13,9 @@ void* reserve_aligned(size_t size, size_t align, void* hint);
 // Reserves exactly [p, p+size) if nothing is mapped there (MAP_FIXED_NOREPLACE),
 // to grow a reservation in place. False if the range is taken or refused.
 bool reserve_at(void* p, size_t size);
-void release(void* p, size_t size);
+// Unmaps [p, p+size); false if the kernel refused (at the mapping limit,
+// an unmap that splits a mapping in two).
+bool release(void* p, size_t size);
 // Drops the pages' contents; they read back as zero and cost no RSS.
 void purge(void* p, size_t size);
 // Makes [p, p+size) readable and writable, or inaccessible (hardened build:

@@ -15,13 +15,17 @@ target_compile_options(hz_rlimit_holes PRIVATE -fno-builtin)
 # ... and keeps every block whole while it unmaps and maps back large spans.
 add_executable(hz_rlimit_stress ${HZ_PRELOAD_DIR}/rlimit_stress.c)
 target_compile_options(hz_rlimit_stress PRIVATE -fno-builtin)
+# ... and gives back the address space of many scattered spans, within the
+# process's mapping limit.
+add_executable(hz_rlimit_scattered ${HZ_PRELOAD_DIR}/rlimit_scattered.c)
+target_compile_options(hz_rlimit_scattered PRIVATE -fno-builtin)
 add_executable(hz_rlimit_threads ${HZ_PRELOAD_DIR}/rlimit_threads.c)
 target_compile_options(hz_rlimit_threads PRIVATE -fno-builtin)
 target_link_libraries(hz_rlimit_threads PRIVATE Threads::Threads)
 
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
 hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes> $<TARGET_FILE:hz_rlimit_stress>
-  $<TARGET_FILE:hz_rlimit_threads>)
+  $<TARGET_FILE:hz_rlimit_threads> $<TARGET_FILE:hz_rlimit_scattered>)
 hz_preload_test(rlimit.grow rlimit_grow.sh $<TARGET_FILE:hz_rlimit_grow>)
 hz_preload_test(rlimit.shrink rlimit_shrink.sh $<TARGET_FILE:hz_rlimit_shrink>)
 hz_preload_test(rlimit.sort rlimit_under.sh 800000 rlimit_sort.sh)
