@@ -67,6 +67,19 @@ constinit Reservation g_res;
 RunMeta *g_hole_list = nullptr, *g_hole_tail = nullptr;
 size_t g_holes = 0, g_hole_pages = 0;
 
+// Chunks past top that an extension found taken: under RLIMIT_AS a shrink
+// gives the range past top back, and the program may map something there
+// (its own mmap, placed by the kernel in the gap). They become holes as top
+// passes them (add_top), so the arena grows around them instead of failing
+// for good. Page ranges, ascending; an extension that would need more
+// fails.
+struct Taken {
+  size_t lo, hi;
+};
+constexpr unsigned kTakenMax = 16;
+Taken g_taken[kTakenMax];
+unsigned g_ntaken = 0;
+
 // The most pages top may reach: the limit counts memory (holes have none),
 // and the regions were placed with room for max_pages.
 size_t top_cap() {
@@ -130,6 +143,38 @@ Hints pick_hints(size_t max_pages) {
           reinterpret_cast<void*>(base + data_span + tags_span)};
 }
 
+// Maps the data pages [cur, target) of the reservation; where the range is
+// taken in part, the free grow chunks, and notes the taken ones (g_taken).
+// All or nothing.
+bool map_data(size_t cur, size_t target) {
+  char* data = reinterpret_cast<char*>(g_pagemap.base);
+  if (os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift)) return true;
+  if (errno != EEXIST) return false;
+  const unsigned ntaken = g_ntaken;
+  size_t c = cur;
+  for (; c < target; c += kArenaGrowPages) {
+    const size_t end = c + kArenaGrowPages < target ? c + kArenaGrowPages : target;
+    if (os::reserve_at(data + (c << kPageShift), (end - c) << kPageShift)) continue;
+    if (errno != EEXIST) break;
+    if (g_ntaken > ntaken && g_taken[g_ntaken - 1].hi == c) {
+      g_taken[g_ntaken - 1].hi = end;
+    } else {
+      if (g_ntaken == kTakenMax) break;
+      g_taken[g_ntaken++] = {c, end};
+    }
+  }
+  if (c >= target) return true;
+  // Undo: what this call mapped, and its notes.
+  for (size_t d = cur; d < c; d += kArenaGrowPages) {
+    bool taken = false;
+    for (unsigned i = ntaken; i < g_ntaken; ++i) taken |= d >= g_taken[i].lo && d < g_taken[i].hi;
+    const size_t end = d + kArenaGrowPages < c ? d + kArenaGrowPages : c;
+    if (!taken) os::release(data + (d << kPageShift), (end - d) << kPageShift);
+  }
+  g_ntaken = ntaken;
+  return false;
+}
+
 // Extends the three regions in place to target pages (each side array only
 // past what is mapped of it already); all or nothing.
 bool try_extend(size_t target) {
@@ -141,7 +186,7 @@ bool try_extend(size_t target) {
   size_t t0 = g_res.tags_mapped, t1 = tags_bytes(target), m0 = g_res.meta_mapped, m1 = meta_bytes(target);
   bool t_ok = t1 <= t0 || os::reserve_at(tags + t0, t1 - t0);
   bool m_ok = t_ok && (m1 <= m0 || os::reserve_at(meta + m0, m1 - m0));
-  bool d_ok = m_ok && os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift);
+  bool d_ok = m_ok && map_data(cur, target);
   if (!d_ok) {
     if (m_ok && m1 > m0) os::release(meta + m0, m1 - m0);
     if (t_ok && t1 > t0) os::release(tags + t0, t1 - t0);
@@ -401,12 +446,30 @@ void hole_to_tail(RunMeta* m) {
 // blocks, free every other one, take 600 MiB, free all" under ulimit -v
 // failed at its 14th round, its side arrays grown past the room). True when
 // a span of n pages is free afterwards.
+// Whether the hole at m, with the free spans and holes around it, spans n
+// pages: mapping back a hole that cannot serve the request only takes
+// address space (a realloc from 8 to 16 MiB mapped back every 8 MiB hole
+// the earlier moves had left between small blocks).
+bool hole_can_serve(RunMeta* m, size_t n) {
+  const size_t first = page_of(m);
+  size_t got = m->npages;
+  auto joins = [](const RunMeta* s) { return s->state == kSpanFree || s->state == kSpanHole; };
+  for (size_t p = first; got < n && p > 0 && joins(meta_of(p - 1));) {
+    p -= meta_of(p - 1)->npages;
+    got += meta_of(p)->npages;
+  }
+  for (size_t p = first + m->npages; got < n && p < g_heap.top && joins(meta_of(p)); p += meta_of(p)->npages)
+    got += meta_of(p)->npages;
+  return got >= n;
+}
+
 bool refill_holes(size_t n) {
   unsigned taken = 0;
   for (RunMeta *m = g_hole_list, *next, *last = g_hole_tail; m; m = next) {
     next = m == last ? nullptr : m->next;  // each once, though taken ones move past last
     const size_t page = page_of(m), h = m->npages;
     if (g_heap.top - (g_hole_pages - h) > g_heap.limit) continue;  // its memory would pass the limit
+    if (!hole_can_serve(m, n)) continue;
     if (!os::reserve_at(page_addr(page), h << kPageShift)) {
       if (errno == ENOMEM) break;  // RLIMIT_AS: the others would not fit either
       hole_to_tail(m);             // something else lives there now
@@ -454,24 +517,60 @@ size_t punch_holes(size_t want) {
   return got;
 }
 
-bool grow_top(size_t n) {
-  const size_t cap = top_cap();
-  size_t chunk = (n + kArenaGrowPages - 1) / kArenaGrowPages * kArenaGrowPages;
-  if (g_heap.top + chunk > cap) chunk = cap - g_heap.top;
-  // A free span ending at top merges with the new chunk.
-  size_t tail = 0;
-  if (g_heap.top > 0 && meta_of(g_heap.top - 1)->state == kSpanFree) tail = meta_of(g_heap.top - 1)->npages;
-  if (chunk + tail < n || chunk == 0) return false;
-  if (g_heap.top + chunk > g_arena.npages) {
-    // Beyond the reservation: extend it, at least by what serves n.
-    if (!extend(g_heap.top + chunk, g_heap.top + (n > tail ? n - tail : 0))) return false;
-    if (g_heap.top + chunk > g_arena.npages) chunk = g_arena.npages - g_heap.top;
+// Hands [page, page + n) over to the heap as top passes it: free spans,
+// and holes where an extension found the range taken (g_taken). False if
+// some of it was taken.
+bool add_top(size_t page, size_t n) {
+  bool all_free = true;
+  const size_t end = page + n;
+  while (page < end) {
+    size_t free_end = end;
+    unsigned i = 0;
+    while (i < g_ntaken && g_taken[i].hi <= page) ++i;
+    if (i < g_ntaken && g_taken[i].lo <= page) {
+      // A taken range: a hole of its own, which refill_holes claims back
+      // once the program has let it go.
+      const size_t hi = g_taken[i].hi < end ? g_taken[i].hi : end;
+      set_span(page, hi - page, kSpanHole);
+      hole_link(meta_of(page));
+      all_free = false;
+      if (hi == g_taken[i].hi) {
+        for (unsigned j = i + 1; j < g_ntaken; ++j) g_taken[j - 1] = g_taken[j];
+        --g_ntaken;
+      } else {
+        g_taken[i].lo = hi;
+      }
+      page = hi;
+      continue;
+    }
+    if (i < g_ntaken && g_taken[i].lo < free_end) free_end = g_taken[i].lo;
+    insert_free(page, free_end - page, kClean, os::now_ms());
+    page = free_end;
   }
-  size_t page = g_heap.top;
-  g_heap.top += chunk;
-  insert_free(page, chunk, kClean, os::now_ms());
-  stats::add(stats::kArenaGrowChunks, 1);
-  return true;
+  return all_free;
+}
+
+bool grow_top(size_t n) {
+  for (;;) {
+    const size_t cap = top_cap();
+    size_t chunk = (n + kArenaGrowPages - 1) / kArenaGrowPages * kArenaGrowPages;
+    if (g_heap.top + chunk > cap) chunk = cap - g_heap.top;
+    // A free span ending at top merges with the new chunk.
+    size_t tail = 0;
+    if (g_heap.top > 0 && meta_of(g_heap.top - 1)->state == kSpanFree) tail = meta_of(g_heap.top - 1)->npages;
+    if (chunk + tail < n || chunk == 0) return false;
+    if (g_heap.top + chunk > g_arena.npages) {
+      // Beyond the reservation: extend it, at least by what serves n.
+      if (!extend(g_heap.top + chunk, g_heap.top + (n > tail ? n - tail : 0))) return false;
+      if (g_heap.top + chunk > g_arena.npages) chunk = g_arena.npages - g_heap.top;
+    }
+    size_t page = g_heap.top;
+    g_heap.top += chunk;
+    stats::add(stats::kArenaGrowChunks, 1);
+    if (add_top(page, chunk)) return true;
+    // Some of it was taken: go on while what is free at top cannot serve n.
+    if (meta_of(g_heap.top - 1)->state == kSpanFree && meta_of(g_heap.top - 1)->npages >= n) return true;
+  }
 }
 
 bool grow(size_t n) {
@@ -521,7 +620,15 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~s
   // never reaches the data.
   __atomic_store_n(&g_pagemap.size, cut << kPageShift, __ATOMIC_RELEASE);
   __atomic_store_n(&g_arena.npages, cut, __ATOMIC_RELEASE);
-  os::release(page_addr(cut), (old - cut) << kPageShift);
+  // What lies past cut is ours but for the ranges an extension found taken
+  // (all past top): those are the program's, left as they are and forgotten.
+  size_t from = cut;
+  for (unsigned i = 0; i < g_ntaken; ++i) {
+    if (g_taken[i].lo > from) os::release(page_addr(from), (g_taken[i].lo - from) << kPageShift);
+    from = g_taken[i].hi;
+  }
+  g_ntaken = 0;
+  if (old > from) os::release(page_addr(from), (old - from) << kPageShift);
   if (options::get().verbose) say("shrank to ", cut << kPageShift, 0);
   return dirty;
 }
@@ -812,9 +919,16 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const size_t peak = __atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED);
   const size_t limit = keep ? keep::limit_pages(peak) : 0;
   const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
-  const bool under_rlimit = keep_it && os::address_space_limit() != os::kUnlimited;
+  // A large block's span (keep_it; purge: the old copy of one realloc moved).
+  const size_t as_limit = keep_it || purge ? os::address_space_limit() : os::kUnlimited;
+  const bool under_rlimit = as_limit != os::kUnlimited;
+  bool as_keep = false;
+  if (under_rlimit && kRlimitKeepShare) {
+    LockGuard g(g_heap.lock);
+    as_keep = (g_heap.dirty_free + n) << kPageShift <= as_limit / kRlimitKeepShare;
+  }
   const keep::AtFree fate = purge ? keep::AtFree::kPurge
-                                  : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0, under_rlimit);
+                                  : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0, under_rlimit && !as_keep);
   const bool purge_now = fate == keep::AtFree::kPurge;
   if (purge_now) {
     os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow

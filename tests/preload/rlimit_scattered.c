@@ -1,6 +1,6 @@
-/* rlimit_scattered N map|mapcount: under a tight RLIMIT_AS (the script sets
- * it), N blocks of 260 KiB with a small block after each (one page of each
- * written), then:
+/* rlimit_scattered N map|mapcount|tail: under a tight RLIMIT_AS (the
+ * script sets it), N blocks of 260 KiB with a small block after each (one
+ * page of each written), then:
  *   map       all the 260 KiB blocks are freed, and the program maps 16 MiB
  *             pieces of its own: at least 90% of what it freed must come
  *             back (glibc's large blocks are mappings of their own; an arena
@@ -8,13 +8,22 @@
  *   mapcount  the program first splits a region of its own into mappings up
  *             to near vm.max_map_count, then frees every other block: the
  *             arena's unmaps that would split its mapping are refused, and
- *             the spans must stay usable.
+ *             the spans must stay usable;
+ *   tail      (N unused) a 300 MiB block at the end of the heap is freed
+ *             (the range past the heap's end goes back under RLIMIT_AS), the
+ *             program maps a page of its own 100 MiB into that range, and
+ *             the heap must still grow by 40 blocks of 64 MiB (it failed for
+ *             good, the range being taken).
  * Then a second round of the freed blocks must fit and every block is
  * checked. Prints "ok" and exits 0; or says what failed and exits 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 
 enum { kBig = 260 << 10, kPiece = 16 << 20 };
 
@@ -37,8 +46,26 @@ static int check(unsigned char** big, size_t n, size_t step) {
   return 0;
 }
 
+static int tail(void) {
+  char* p = malloc((size_t)300 << 20);
+  if (!p) return printf("malloc(300 MiB) failed\n"), 1;
+  memset(p, 1, 4096);
+  free(p);
+  void* q = mmap(p + ((size_t)100 << 20), 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                 -1, 0);
+  if (q == MAP_FAILED) return printf("ok\n"), 0;  /* the range was not given back: nothing to take */
+  for (int i = 0; i < 40; ++i) {
+    char* b = malloc((size_t)64 << 20);
+    if (!b) return printf("malloc(64 MiB) #%d failed with the heap's end taken\n", i), 1;
+    memset(b, 2, 4096);
+  }
+  printf("ok\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
+  if (strcmp(argv[2], "tail") == 0) return tail();
   const size_t n = strtoul(argv[1], 0, 10);
   const int mapcount = strcmp(argv[2], "mapcount") == 0;
   unsigned char** big = calloc(n, sizeof *big);
