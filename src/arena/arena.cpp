@@ -148,13 +148,13 @@ Hints pick_hints(size_t max_pages) {
 // All or nothing.
 bool map_data(size_t cur, size_t target) {
   char* data = reinterpret_cast<char*>(g_pagemap.base);
-  if (os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift)) return true;
+  if (os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift, false)) return true;
   if (errno != EEXIST) return false;
   const unsigned ntaken = g_ntaken;
   size_t c = cur;
   for (; c < target; c += kArenaGrowPages) {
     const size_t end = c + kArenaGrowPages < target ? c + kArenaGrowPages : target;
-    if (os::reserve_at(data + (c << kPageShift), (end - c) << kPageShift)) continue;
+    if (os::reserve_at(data + (c << kPageShift), (end - c) << kPageShift, false)) continue;
     if (errno != EEXIST) break;
     if (g_ntaken > ntaken && g_taken[g_ntaken - 1].hi == c) {
       g_taken[g_ntaken - 1].hi = end;
@@ -518,10 +518,12 @@ size_t punch_holes(size_t want) {
 }
 
 // Hands [page, page + n) over to the heap as top passes it: free spans,
-// and holes where an extension found the range taken (g_taken). False if
-// some of it was taken.
-bool add_top(size_t page, size_t n) {
+// opened (the reservation is inaccessible past top), and holes where an
+// extension found the range taken (g_taken). False if some of it was taken;
+// *refused: the kernel refused to open a part (top is then set back to it).
+bool add_top(size_t page, size_t n, bool* refused) {
   bool all_free = true;
+  *refused = false;
   const size_t end = page + n;
   while (page < end) {
     size_t free_end = end;
@@ -544,6 +546,11 @@ bool add_top(size_t page, size_t n) {
       continue;
     }
     if (i < g_ntaken && g_taken[i].lo < free_end) free_end = g_taken[i].lo;
+    if (!os::protect(page_addr(page), (free_end - page) << kPageShift, true)) {
+      g_heap.top = page;
+      *refused = true;
+      return false;
+    }
     insert_free(page, free_end - page, kClean, os::now_ms());
     page = free_end;
   }
@@ -567,7 +574,9 @@ bool grow_top(size_t n) {
     size_t page = g_heap.top;
     g_heap.top += chunk;
     stats::add(stats::kArenaGrowChunks, 1);
-    if (add_top(page, chunk)) return true;
+    bool refused;
+    if (add_top(page, chunk, &refused)) return true;
+    if (refused) return false;
     // Some of it was taken: go on while what is free at top cannot serve n.
     if (meta_of(g_heap.top - 1)->state == kSpanFree && meta_of(g_heap.top - 1)->npages >= n) return true;
   }
@@ -776,7 +785,11 @@ bool init() {
   for (size_t size = want;; size = size / 2 / kAlign * kAlign) {
     if (size < kArenaReserveMin) size = kArenaReserveMin;
     size_t npages = size >> kPageShift;
-    void* data = os::reserve_aligned(size, kAlign, hint.data);
+    // Data past top stays inaccessible (add_top opens it): a program that
+    // reads every page of its writable mappings (stress-ng --fork-vm, a
+    // checkpointer, memcheck's leak check) would fault in 256 GiB of zero
+    // pages, 39 s of system time per process.
+    void* data = os::reserve_aligned(size, kAlign, hint.data, false);
     void* tags = data ? os::reserve(tags_bytes(npages), hint.tags) : nullptr;
     void* meta = tags ? os::reserve(meta_bytes(npages), hint.meta) : nullptr;
     if (!meta) {

@@ -25,17 +25,17 @@ constexpr int kProt = PROT_READ | PROT_WRITE;
 constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 }  // namespace
 
-void* reserve(size_t size, void* hint) {
-  void* p = mmap(hint, size, kProt, kFlags, -1, 0);
+void* reserve(size_t size, void* hint, bool accessible) {
+  void* p = mmap(hint, size, accessible ? kProt : PROT_NONE, kFlags, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
 
-void* reserve_aligned(size_t size, size_t align, void* hint) {
-  void* p = reserve(size, hint);
+void* reserve_aligned(size_t size, size_t align, void* hint, bool accessible) {
+  void* p = reserve(size, hint, accessible);
   if (!p || (reinterpret_cast<uintptr_t>(p) & (align - 1)) == 0) return p;
   release(p, size);
   // Over-reserve and trim both ends, so the range can later grow at its end.
-  char* raw = static_cast<char*>(reserve(size + align));
+  char* raw = static_cast<char*>(reserve(size + align, nullptr, accessible));
   if (!raw) return nullptr;
   uintptr_t a = (reinterpret_cast<uintptr_t>(raw) + align - 1) & ~(align - 1);
   size_t head = a - reinterpret_cast<uintptr_t>(raw);
@@ -44,8 +44,8 @@ void* reserve_aligned(size_t size, size_t align, void* hint) {
   return reinterpret_cast<void*>(a);
 }
 
-bool reserve_at(void* p, size_t size) {
-  void* q = mmap(p, size, kProt, kFlags | MAP_FIXED_NOREPLACE, -1, 0);
+bool reserve_at(void* p, size_t size, bool accessible) {
+  void* q = mmap(p, size, accessible ? kProt : PROT_NONE, kFlags | MAP_FIXED_NOREPLACE, -1, 0);
   if (q == MAP_FAILED) return false;
   if (q == p) return true;
   munmap(q, size);  // a kernel before 4.17 took the flag for a hint

@@ -6,13 +6,14 @@
 namespace hz::os {
 
 // Reserves size bytes of zeroed, lazily committed memory (MAP_NORESERVE), at
-// hint if that range is free, elsewhere otherwise. Returns nullptr on failure.
-void* reserve(size_t size, void* hint = nullptr);
+// hint if that range is free, elsewhere otherwise; inaccessible (PROT_NONE)
+// until protect() opens it if !accessible. Returns nullptr on failure.
+void* reserve(size_t size, void* hint = nullptr, bool accessible = true);
 // The same, at an address aligned to align (a power of two).
-void* reserve_aligned(size_t size, size_t align, void* hint);
+void* reserve_aligned(size_t size, size_t align, void* hint, bool accessible = true);
 // Reserves exactly [p, p+size) if nothing is mapped there (MAP_FIXED_NOREPLACE),
 // to grow a reservation in place. False if the range is taken or refused.
-bool reserve_at(void* p, size_t size);
+bool reserve_at(void* p, size_t size, bool accessible = true);
 // Unmaps [p, p+size); false if the kernel refused (at the mapping limit,
 // an unmap that splits a mapping in two).
 bool release(void* p, size_t size);

@@ -30,6 +30,13 @@ add_test(NAME preload.dropin.atfork_first_linked COMMAND $<TARGET_FILE:hz_dropin
 set_tests_properties(preload.dropin.atfork_first preload.dropin.atfork_first_linked PROPERTIES
   TIMEOUT 30 LABELS preload PASS_REGULAR_EXPRESSION "atfork_first ok")
 
+# The arena's reservation is not readable past what the heap uses: a program
+# that reads every page of its writable mappings must not meet 256 GiB.
+add_executable(hz_dropin_maps dropin_maps.c)
+target_compile_options(hz_dropin_maps PRIVATE -fno-builtin)
+add_test(NAME preload.dropin.maps COMMAND env LD_PRELOAD=$<TARGET_FILE:hakozuna> $<TARGET_FILE:hz_dropin_maps>)
+set_tests_properties(preload.dropin.maps PROPERTIES TIMEOUT 30 LABELS preload PASS_REGULAR_EXPRESSION "dropin_maps ok")
+
 # Options: one parser, one warning line per bad value or unknown name.
 hz_preload_test(options options.sh)
 
