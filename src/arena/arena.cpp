@@ -517,6 +517,25 @@ size_t punch_holes(size_t want) {
   return got;
 }
 
+// Data pages below g_open are accessible; past it the reservation is
+// PROT_NONE (init). Opened ahead of top by a quarter of what is open: each
+// mprotect takes the process's mmap lock for writing and stalls every
+// thread's page faults (32 threads faulting fresh runs in: 8% slower with
+// one per 2 MiB chunk). Never across a taken range (not ours).
+size_t g_open = 0;
+bool open_to(size_t page, size_t end) {
+  if (end <= g_open) return true;
+  const size_t from = g_open > page ? g_open : page;  // below page: holes, taken ranges
+  size_t want = round_up(from + from / 4, kArenaGrowPages);
+  if (want < end) want = end;
+  if (want > g_arena.npages) want = g_arena.npages;
+  for (unsigned i = 0; i < g_ntaken; ++i)
+    if (g_taken[i].lo >= end && g_taken[i].lo < want) want = g_taken[i].lo;
+  if (!os::protect(page_addr(from), (want - from) << kPageShift, true)) return false;
+  g_open = want;
+  return true;
+}
+
 // Hands [page, page + n) over to the heap as top passes it: free spans,
 // opened (the reservation is inaccessible past top), and holes where an
 // extension found the range taken (g_taken). False if some of it was taken;
@@ -546,7 +565,7 @@ bool add_top(size_t page, size_t n, bool* refused) {
       continue;
     }
     if (i < g_ntaken && g_taken[i].lo < free_end) free_end = g_taken[i].lo;
-    if (!os::protect(page_addr(page), (free_end - page) << kPageShift, true)) {
+    if (!open_to(page, free_end)) {
       g_heap.top = page;
       *refused = true;
       return false;
@@ -638,6 +657,7 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~s
   }
   g_ntaken = 0;
   if (old > from) os::release(page_addr(from), (old - from) << kPageShift);
+  if (g_open > cut) g_open = cut;  // mapped again inaccessible when the reservation grows
   if (options::get().verbose) say("shrank to ", cut << kPageShift, 0);
   return dirty;
 }
