@@ -71,8 +71,8 @@ size_t g_holes = 0, g_hole_pages = 0;
 // gives the range past top back, and the program may map something there
 // (its own mmap, placed by the kernel in the gap). They become holes as top
 // passes them (add_top), so the arena grows around them instead of failing
-// for good. Page ranges, ascending; an extension that would need more
-// fails.
+// for good. Page ranges, ascending; an extension that would need more stops
+// short, and the next one (once top has passed these) goes on.
 struct Taken {
   size_t lo, hi;
 };
@@ -145,11 +145,12 @@ Hints pick_hints(size_t max_pages) {
 
 // Maps the data pages [cur, target) of the reservation; where the range is
 // taken in part, the free grow chunks, and notes the taken ones (g_taken).
-// All or nothing.
-bool map_data(size_t cur, size_t target) {
+// Returns the end reached: target, or less where it ran out of notes or
+// was refused (cur: nothing mapped).
+size_t map_data(size_t cur, size_t target) {
   char* data = reinterpret_cast<char*>(g_pagemap.base);
-  if (os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift, false)) return true;
-  if (errno != EEXIST) return false;
+  if (os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift, false)) return target;
+  if (errno != EEXIST) return cur;
   const unsigned ntaken = g_ntaken;
   size_t c = cur;
   for (; c < target; c += kArenaGrowPages) {
@@ -163,16 +164,7 @@ bool map_data(size_t cur, size_t target) {
       g_taken[g_ntaken++] = {c, end};
     }
   }
-  if (c >= target) return true;
-  // Undo: what this call mapped, and its notes.
-  for (size_t d = cur; d < c; d += kArenaGrowPages) {
-    bool taken = false;
-    for (unsigned i = ntaken; i < g_ntaken; ++i) taken |= d >= g_taken[i].lo && d < g_taken[i].hi;
-    const size_t end = d + kArenaGrowPages < c ? d + kArenaGrowPages : c;
-    if (!taken) os::release(data + (d << kPageShift), (end - d) << kPageShift);
-  }
-  g_ntaken = ntaken;
-  return false;
+  return c < target ? c : target;
 }
 
 // Extends the three regions in place to target pages (each side array only
@@ -186,7 +178,8 @@ bool try_extend(size_t target) {
   size_t t0 = g_res.tags_mapped, t1 = tags_bytes(target), m0 = g_res.meta_mapped, m1 = meta_bytes(target);
   bool t_ok = t1 <= t0 || os::reserve_at(tags + t0, t1 - t0);
   bool m_ok = t_ok && (m1 <= m0 || os::reserve_at(meta + m0, m1 - m0));
-  bool d_ok = m_ok && map_data(cur, target);
+  if (m_ok) target = map_data(cur, target);
+  bool d_ok = m_ok && target > cur;
   if (!d_ok) {
     if (m_ok && m1 > m0) os::release(meta + m0, m1 - m0);
     if (t_ok && t1 > t0) os::release(tags + t0, t1 - t0);
@@ -194,7 +187,8 @@ bool try_extend(size_t target) {
   }
   if (t1 > t0) g_res.tags_mapped = t1;
   if (m1 > m0) g_res.meta_mapped = m1;
-  if (options::get().hugepages) os::advise_hugepages(data + (cur << kPageShift), (target - cur) << kPageShift);
+  // (Not over ranges the program took: its mappings are not ours to advise.)
+  if (options::get().hugepages && g_ntaken == 0) os::advise_hugepages(data + (cur << kPageShift), (target - cur) << kPageShift);
   // Side arrays first, size last: a reader that sees the new size finds them mapped.
   __atomic_store_n(&g_arena.npages, target, __ATOMIC_RELEASE);
   __atomic_store_n(&g_pagemap.size, target << kPageShift, __ATOMIC_RELEASE);

@@ -9,11 +9,12 @@
  *             to near vm.max_map_count, then frees every other block: the
  *             arena's unmaps that would split its mapping are refused, and
  *             the spans must stay usable;
- *   tail      (N unused) a 300 MiB block at the end of the heap is freed
- *             (the range past the heap's end goes back under RLIMIT_AS), the
- *             program maps a page of its own 100 MiB into that range, and
- *             the heap must still grow by 40 blocks of 64 MiB (it failed for
- *             good, the range being taken).
+ *   tail      a 300 MiB block at the end of the heap is freed (the range
+ *             past the heap's end goes back under RLIMIT_AS), the program
+ *             maps N pages of its own (at most 48) 4 MiB apart from 2 MiB
+ *             past the block, and the heap must still grow by 20 blocks of
+ *             128 MiB around them (it failed for good with one such page;
+ *             with more than 16, while at most 16 taken ranges were noted).
  * Then a second round of the freed blocks must fit and every block is
  * checked. Prints "ok" and exits 0; or says what failed and exits 1. */
 #include <stdio.h>
@@ -46,26 +47,33 @@ static int check(unsigned char** big, size_t n, size_t step) {
   return 0;
 }
 
-static int tail(void) {
+static int tail(size_t pages) {
   char* p = malloc((size_t)300 << 20);
   if (!p) return printf("malloc(300 MiB) failed\n"), 1;
   memset(p, 1, 4096);
   free(p);
-  void* q = mmap(p + ((size_t)100 << 20), 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                 -1, 0);
-  if (q == MAP_FAILED) return printf("ok\n"), 0;  /* the range was not given back: nothing to take */
-  for (int i = 0; i < 40; ++i) {
-    char* b = malloc((size_t)64 << 20);
-    if (!b) return printf("malloc(64 MiB) #%d failed with the heap's end taken\n", i), 1;
+  /* From 2 MiB past the freed block, 4 MiB apart: each its own taken range. */
+  size_t mapped = 0;
+  for (size_t k = 0; k < pages && k < 48; ++k) {
+    char* at = p + ((size_t)302 << 20) + (k << 22);
+    void* q = mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (q == MAP_FAILED) continue; /* the range was not given back: nothing to take */
+    memset(q, 0x5a, 4096);
+    ++mapped;
+  }
+  for (int i = 0; i < 20; ++i) {
+    char* b = malloc((size_t)128 << 20);
+    if (!b) return printf("malloc(128 MiB) #%d failed with the heap's end taken\n", i), 1;
     memset(b, 2, 4096);
   }
+  (void)mapped;
   printf("ok\n");
   return 0;
 }
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
-  if (strcmp(argv[2], "tail") == 0) return tail();
+  if (strcmp(argv[2], "tail") == 0) return tail(strtoul(argv[1], 0, 10));
   const size_t n = strtoul(argv[1], 0, 10);
   const int mapcount = strcmp(argv[2], "mapcount") == 0;
   unsigned char** big = calloc(n, sizeof *big);
