@@ -8,6 +8,7 @@
 // MODE           sizes                                         slots
 // small          uniform 16 B .. 2 KiB                         WS
 // medium         uniform 4 KiB .. 32 KiB                       WS
+// big            uniform 32 KiB .. 256 KiB (a run per block)   WS
 // mixed          uniform 16 B .. 32 KiB                        WS
 // dist_app       app-like: 70% 16-128 B, 22% 129 B-1 KiB,      64 short-lived +
 //                7.9% 1-32 KiB, 0.1% 64 KiB-1 MiB              WS long-lived
@@ -27,7 +28,7 @@ using namespace hzb;
 
 namespace {
 
-enum class Mode { small, medium, mixed, dist_app, dist_uniform };
+enum class Mode { small, medium, big, mixed, dist_app, dist_uniform };
 
 struct Config {
   Mode mode;
@@ -40,6 +41,7 @@ size_t draw_size(Mode m, Rng& r) {
   switch (m) {
     case Mode::small: return r.range(16, 2048);
     case Mode::medium: return r.range(4096, 32768);
+    case Mode::big: return r.range(32768, 262144);
     case Mode::mixed:
     case Mode::dist_uniform: return r.range(16, 32768);
     case Mode::dist_app: {
@@ -96,13 +98,14 @@ void worker(const Config& c, int id, StartGate& gate, ThreadOut& out) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: %s small|medium|mixed|dist_app|dist_uniform T ITERS WS\n", argv[0]);
+    std::fprintf(stderr, "usage: %s small|medium|big|mixed|dist_app|dist_uniform T ITERS WS\n", argv[0]);
     return 1;
   }
   Config c;
   std::string m = argv[1];
   if (m == "small") c.mode = Mode::small;
   else if (m == "medium") c.mode = Mode::medium;
+  else if (m == "big") c.mode = Mode::big;
   else if (m == "mixed") c.mode = Mode::mixed;
   else if (m == "dist_app") c.mode = Mode::dist_app;
   else if (m == "dist_uniform") c.mode = Mode::dist_uniform;
