@@ -151,13 +151,12 @@ size_t map_data(size_t cur, size_t target) {
   char* data = reinterpret_cast<char*>(g_pagemap.base);
   if (os::reserve_at(data + (cur << kPageShift), (target - cur) << kPageShift, false)) return target;
   if (errno != EEXIST) return cur;
-  const unsigned ntaken = g_ntaken;
   size_t c = cur;
   for (; c < target; c += kArenaGrowPages) {
     const size_t end = c + kArenaGrowPages < target ? c + kArenaGrowPages : target;
     if (os::reserve_at(data + (c << kPageShift), (end - c) << kPageShift, false)) continue;
     if (errno != EEXIST) break;
-    if (g_ntaken > ntaken && g_taken[g_ntaken - 1].hi == c) {
+    if (g_ntaken > 0 && g_taken[g_ntaken - 1].hi == c) {
       g_taken[g_ntaken - 1].hi = end;
     } else {
       if (g_ntaken == kTakenMax) break;
@@ -407,11 +406,13 @@ constexpr size_t kHolesMax = 32768;
 // one per hole.
 constexpr unsigned kHoleProbesTaken = 8;
 
-void hole_link(RunMeta* m) {
-  m->prev = nullptr;
-  m->next = g_hole_list;
-  if (g_hole_list) g_hole_list->prev = m; else g_hole_tail = m;
-  g_hole_list = m;
+// At the head, or at the tail (tried last by refill_holes).
+void hole_link(RunMeta* m, bool at_tail = false) {
+  RunMeta*& end = at_tail ? g_hole_tail : g_hole_list;
+  m->prev = at_tail ? end : nullptr;
+  m->next = at_tail ? nullptr : end;
+  if (end) (at_tail ? end->next : end->prev) = m; else g_hole_list = g_hole_tail = m;
+  end = m;
   ++g_holes;
   g_hole_pages += m->npages;
 }
@@ -420,17 +421,6 @@ void hole_unlink(RunMeta* m) {
   if (m->next) m->next->prev = m->prev; else g_hole_tail = m->prev;
   --g_holes;
   g_hole_pages -= m->npages;
-}
-// A hole found taken goes last: the next walks try the others first.
-void hole_to_tail(RunMeta* m) {
-  if (m == g_hole_tail) return;
-  hole_unlink(m);
-  m->next = nullptr;
-  m->prev = g_hole_tail;
-  g_hole_tail->next = m;
-  g_hole_tail = m;
-  ++g_holes;
-  g_hole_pages += m->npages;
 }
 
 // Maps holes back as clean free spans, merged with their free neighbours,
@@ -466,7 +456,7 @@ bool refill_holes(size_t n) {
     if (!hole_can_serve(m, n)) continue;
     if (!os::reserve_at(page_addr(page), h << kPageShift)) {
       if (errno == ENOMEM) break;  // RLIMIT_AS: the others would not fit either
-      hole_to_tail(m);             // something else lives there now
+      hole_unlink(m), hole_link(m, true);  // something else lives there now: tried last
       if (++taken == kHoleProbesTaken) break;
       continue;
     }
