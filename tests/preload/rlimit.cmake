@@ -19,6 +19,11 @@ target_compile_options(hz_rlimit_stress PRIVATE -fno-builtin)
 # process's mapping limit.
 add_executable(hz_rlimit_scattered ${HZ_PRELOAD_DIR}/rlimit_scattered.c)
 target_compile_options(hz_rlimit_scattered PRIVATE -fno-builtin)
+# ... and, near HAKOZUNA_ARENA_SIZE with 1000 threads, maps back no more
+# holes than the limit allows.
+add_executable(hz_arena_threads ${HZ_PRELOAD_DIR}/arena_threads.c)
+target_compile_options(hz_arena_threads PRIVATE -fno-builtin)
+target_link_libraries(hz_arena_threads PRIVATE Threads::Threads)
 add_executable(hz_rlimit_threads ${HZ_PRELOAD_DIR}/rlimit_threads.c)
 target_compile_options(hz_rlimit_threads PRIVATE -fno-builtin)
 target_link_libraries(hz_rlimit_threads PRIVATE Threads::Threads)
@@ -26,6 +31,7 @@ target_link_libraries(hz_rlimit_threads PRIVATE Threads::Threads)
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
 hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes> $<TARGET_FILE:hz_rlimit_stress>
   $<TARGET_FILE:hz_rlimit_threads> $<TARGET_FILE:hz_rlimit_scattered>)
+hz_preload_test(rlimit.arena_threads arena_threads.sh $<TARGET_FILE:hz_arena_threads>)
 hz_preload_test(rlimit.grow rlimit_grow.sh $<TARGET_FILE:hz_rlimit_grow>)
 hz_preload_test(rlimit.shrink rlimit_shrink.sh $<TARGET_FILE:hz_rlimit_shrink>)
 hz_preload_test(rlimit.sort rlimit_under.sh 800000 rlimit_sort.sh)
