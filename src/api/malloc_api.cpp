@@ -184,7 +184,7 @@ HZ_EXPORT void* hz_realloc(void* p, size_t size) noexcept {
   if (size <= old && size >= old / 2) return p;
   // A large block grows where it is when the pages after it are free.
   if (size > old && old > kMaxSmallSize && large::grow_in_place(p, size)) return p;
-  void* q = alloc(size);
+  void* q = size > old && old > kMaxSmallSize ? large::alloc_moved(old, size) : alloc(size);
   if (HZ_UNLIKELY(q == nullptr)) return nullptr;  // p stays valid
   memcpy(q, p, size < old ? size : old);
   if (old > kMaxSmallSize && size > old) {

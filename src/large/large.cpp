@@ -6,6 +6,7 @@
 #include "arena/arena.h"
 #include "budget/budget.h"
 #include "check/hardened.h"
+#include "options/options.h"
 #include "os/os.h"
 #include "size_class/size_class.h"
 #include "stats/stats.h"
@@ -83,6 +84,18 @@ void free(void* p, bool moved) {
   // Kept dirty for reuse (large keep): only the decay returns it, so a
   // purger must run even in a single-threaded process.
   budget::note_idle_memory(arena::free_span(m, !moved, 0, moved));
+}
+
+void* alloc_moved(size_t old, size_t size) {
+  size_t want = size;
+  if constexpr (kReallocRoomPct != 0) {
+    const size_t room = old / 100 * kReallocRoomPct;
+    want = old + room > size ? old + room : size;
+    if (want - size > (size_t{1} << 30)) want = size + (size_t{1} << 30);
+    if (options::get().arena_size_set || os::address_space_limit() != os::kUnlimited) want = size;
+  }
+  void* q = want > size ? alloc(want, kPageSize, false) : nullptr;
+  return q ? q : alloc(size, kPageSize, false);
 }
 
 bool grow_in_place(void* p, size_t size) {

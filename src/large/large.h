@@ -19,6 +19,9 @@ void* alloc(size_t size, size_t align, bool zero);
 // preload test; glibc's mremap keeps none).
 void free(void* p, bool moved = false);
 size_t usable_size(const void* p);
+// realloc: a new block for a large block of old bytes that must move to
+// hold size bytes, with room to grow in place (kReallocRoomPct).
+void* alloc_moved(size_t old, size_t size);
 // realloc: grows the span p starts (tagged kLargeClass) to hold size bytes
 // without moving it, if the pages after it are free. False: it did not.
 bool grow_in_place(void* p, size_t size);

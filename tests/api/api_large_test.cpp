@@ -105,6 +105,37 @@ TEST(Large, ReallocGrowsALargeBlockInPlace) {
   free(q);
 }
 
+// Two buffers grown in turn by 64 KiB, a 300 KB block made after each step
+// (placed right after the buffer just moved): without room past a moved
+// block, neither could grow in place and each step copied it whole (296
+// moves; glibc's mremap moves no bytes).
+TEST(Large, ReallocInterleavedWithOtherBlocksMovesRarely) {
+  if (hz::kHardened || hz::kReallocRoomPct == 0) GTEST_SKIP() << "no realloc room in this build";
+  constexpr size_t kStep = 64 << 10;
+  unsigned char* buf[2] = {static_cast<unsigned char*>(malloc(kStep)), static_cast<unsigned char*>(malloc(kStep))};
+  ASSERT_TRUE(buf[0] && buf[1]);
+  for (int b = 0; b < 2; ++b)
+    for (size_t i = 0; i < kStep; i += 4096) buf[b][i] = static_cast<unsigned char>(b);
+  std::vector<void*> between;
+  int moves = 0;
+  for (size_t size = 2 * kStep; size <= 16 * kMiB; size += kStep) {
+    for (int b = 0; b < 2; ++b) {
+      auto* q = static_cast<unsigned char*>(realloc(buf[b], size));
+      ASSERT_NE(q, nullptr);
+      moves += q != buf[b];
+      buf[b] = q;
+      for (size_t i = 0; i + kStep < size; i += 4096) ASSERT_EQ(q[i], static_cast<unsigned char>(b + (i >> 16))) << i;
+      for (size_t i = size - kStep; i < size; i += 4096) q[i] = static_cast<unsigned char>(b + (i >> 16));
+      between.push_back(malloc(300000));
+      ASSERT_NE(between.back(), nullptr);
+    }
+  }
+  EXPECT_LE(moves, 40);
+  for (void* v : between) free(v);
+  free(buf[0]);
+  free(buf[1]);
+}
+
 TEST(Large, ReallocOfHugeBlockKeepsContents) {
   auto* p = static_cast<unsigned char*>(malloc(64 * kMiB));
   ASSERT_NE(p, nullptr);
