@@ -94,8 +94,12 @@ void* alloc_moved(size_t old, size_t size) {
     if (want - size > (size_t{1} << 30)) want = size + (size_t{1} << 30);
     if (options::get().arena_size_set || os::address_space_limit() != os::kUnlimited) want = size;
   }
-  void* q = want > size ? alloc(want, kPageSize, false) : nullptr;
-  return q ? q : alloc(size, kPageSize, false);
+  if (want > size) {
+    const int saved = errno;  // the room's refusal is not the caller's business
+    if (void* q = alloc(want, kPageSize, false)) return q;
+    errno = saved;
+  }
+  return alloc(size, kPageSize, false);
 }
 
 bool grow_in_place(void* p, size_t size) {
