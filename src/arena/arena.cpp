@@ -69,22 +69,29 @@ size_t g_holes = 0, g_hole_pages = 0;
 
 // At the head, or at the tail (tried last by refill_holes).
 void hole_link(RunMeta* m, bool at_tail = false) {
+  HZ_CHECK(!m->hole_listed, "page heap: a hole linked twice");
   RunMeta*& end = at_tail ? g_hole_tail : g_hole_list;
   m->prev = at_tail ? end : nullptr;
   m->next = at_tail ? nullptr : end;
   if (end) (at_tail ? end->next : end->prev) = m; else g_hole_list = g_hole_tail = m;
   end = m;
+  m->hole_listed = 1;
   ++g_holes;
   g_hole_pages += m->npages;
 }
 void hole_unlink(RunMeta* m) {
+  HZ_CHECK(m->hole_listed, "page heap: unlinking a hole not on the hole list");
   if (m->prev) m->prev->next = m->next; else g_hole_list = m->next;
   if (m->next) m->next->prev = m->prev; else g_hole_tail = m->prev;
+  m->hole_listed = 0;
   --g_holes;
   g_hole_pages -= m->npages;
 }
+// m: a page record that reads as a hole's first. Only a hole on the list
+// moves: a record inside a span can still read "hole" from before the span
+// took it (one past top, during add_top, read so and broke the list).
 void hole_promote(RunMeta* m) {
-  if (m == g_hole_list) return;
+  if (!m->hole_listed || m == g_hole_list) return;
   hole_unlink(m);
   hole_link(m);
 }

@@ -105,6 +105,7 @@ struct RunMeta {
   uint8_t state;
   uint8_t partial;    // small run: on its shard's partial list
   uint8_t in_pass;    // small run: on the touched list of the current pass
+  uint8_t hole_listed;  // hole: on the hole list (a stale "hole" state inside a span is not)
   [[no_unique_address]] std::conditional_t<kRemoteLite, RunRemote, NoRunRemote> remote;
 };
 
