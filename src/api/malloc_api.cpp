@@ -181,6 +181,11 @@ HZ_EXPORT void* hz_realloc(void* p, size_t size) noexcept {
     dealloc(p);
     return nullptr;
   }
+  // A large block shrinks where it is (its tail goes back to the page heap).
+  if (size < old && size > kMaxSmallSize) {
+    large::shrink_in_place(p, size);
+    return p;
+  }
   if (size <= old && size >= old / 2) return p;
   // A large block grows where it is when the pages after it are free.
   if (size > old && old > kMaxSmallSize && large::grow_in_place(p, size)) return p;

@@ -960,6 +960,16 @@ bool grow_in_place(RunMeta* m, size_t npages) {
   return grown;
 }
 
+RunMeta* split_span(RunMeta* m, size_t npages) {
+  LockGuard g(g_heap.lock);
+  HZ_CHECK(m->state == kSpanInUse, "page heap: splitting a span not in use");
+  const size_t page = page_of(m), n = m->npages;
+  if (npages == 0 || npages >= n) return nullptr;
+  set_span(page, npages, kSpanInUse);
+  set_span(page + npages, n - npages, kSpanInUse);
+  return meta_of(page + npages);
+}
+
 bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   size_t page = page_of(m), n = m->npages;
   HZ_CHECK(m->state == kSpanInUse, "page heap: freeing a span not in use");

@@ -157,6 +157,11 @@ bool free_span(RunMeta* m, bool keep = false, uint32_t idle_ms = 0, bool purge =
 // grown step by step held its old copies too, until the decay). The pages
 // added are not zeroed. False when they are not free.
 bool grow_in_place(RunMeta* m, size_t npages);
+// Splits the span m (in use) after its first npages: the rest becomes a
+// span in use of its own (returned, for free_span), so that realloc shrinks a
+// large block without a copy and gives its tail back. nullptr if npages is 0
+// or not below m's size.
+RunMeta* split_span(RunMeta* m, size_t npages);
 // Purges dirty free spans that have been idle for at least min_age_ms
 // (0: all of them); under RLIMIT_AS also unmaps such a span at the end of the
 // reservation. Returns bytes purged.

@@ -18,6 +18,9 @@ constinit size_t g_backable = 0;  // RAM + swap, read once
 // Hardened build: an inaccessible page after every span catches an overflow
 // that runs past its end.
 constexpr size_t kGuardPages = kHardened ? 1 : 0;
+// realloc gives back a tail of at least this many pages (and an eighth of
+// the span): smaller ones are not worth the heap lock and a later regrowth.
+constexpr size_t kShrinkMinPages = 16;
 }
 
 void* alloc(size_t size, size_t align, bool zero) {
@@ -100,6 +103,27 @@ void* alloc_moved(size_t old, size_t size) {
     errno = saved;
   }
   return alloc(size, kPageSize, false);
+}
+
+void shrink_in_place(void* p, size_t size) {
+  // Not with a guard page after the span (hardened: its own realloc), nor
+  // under memcheck (its view of the block stays the old one).
+  if (kHardened || track::active()) return;
+  size_t page = arena::page_of(p);
+  RunMeta* m = arena::meta_of(page);
+  const size_t n = m->npages, keep = (size + kPageSize - 1) >> kPageShift;
+  // Not a size the span may have been given room for (alloc_moved): that
+  // is a buffer growing into its room.
+  if (keep * (100 + kReallocRoomPct) >= n * 100 || n - keep < kShrinkMinPages || n - keep < n / 8) return;
+  RunMeta* tail = arena::split_span(m, keep);
+  if (!tail) return;
+  tail->cls = kLargeClass;
+  g_pagemap.tags[page + keep] = make_tag(kFreedClass);
+  if (HZ_UNLIKELY(stats::counting())) {  // the profile's live bytes: the old span out, the kept part in
+    stats::span_free(p, n << kPageShift);
+    stats::span_alloc(p, keep << kPageShift, false);
+  }
+  budget::note_idle_memory(arena::free_span(tail, true));
 }
 
 bool grow_in_place(void* p, size_t size) {

@@ -22,6 +22,11 @@ size_t usable_size(const void* p);
 // realloc: a new block for a large block of old bytes that must move to
 // hold size bytes, with room to grow in place (kReallocRoomPct).
 void* alloc_moved(size_t old, size_t size);
+// realloc: shrinks the span p starts (tagged kLargeClass) to hold size bytes
+// (above kMaxSmallSize) in place; a tail of kShrinkMinPages and an eighth of
+// the span or more goes back to the page heap like a freed block, unless
+// size is one that realloc's room was given for.
+void shrink_in_place(void* p, size_t size);
 // realloc: grows the span p starts (tagged kLargeClass) to hold size bytes
 // without moving it, if the pages after it are free. False: it did not.
 bool grow_in_place(void* p, size_t size);

@@ -136,6 +136,32 @@ TEST(Large, ReallocInterleavedWithOtherBlocksMovesRarely) {
   free(buf[1]);
 }
 
+// A buffer read into at its largest, then cut to what it holds: the tail
+// goes back (glibc's mremap unmaps it); it stayed resident, inside the block.
+TEST(Large, ReallocShrinkGivesTheTailBack) {
+  if (hz::kHardened) GTEST_SKIP() << "hardened: its own realloc";
+  constexpr size_t kBig = 256 * kMiB, kCut = 96 * kMiB + 123;
+  auto* p = static_cast<unsigned char*>(malloc(kBig));
+  ASSERT_NE(p, nullptr);
+  for (size_t i = 0; i < kBig; i += 4096) p[i] = static_cast<unsigned char>(i >> 12);
+  const size_t before = hzt::rss_bytes();
+  auto* q = static_cast<unsigned char*>(realloc(p, kCut));
+  ASSERT_EQ(q, p) << "a large block shrinks where it is";
+  EXPECT_GE(malloc_usable_size(q), kCut);
+  EXPECT_LT(malloc_usable_size(q), kCut + 64 * 4096);
+  for (size_t i = 0; i < kCut; i += 4096) ASSERT_EQ(q[i], static_cast<unsigned char>(i >> 12)) << i;
+  malloc_trim(0);
+  EXPECT_LT(hzt::rss_bytes() + 128 * kMiB, before) << "the tail's pages stayed resident";
+  // The tail serves others, and the block grows back over what is free.
+  void* other = malloc(64 * kMiB);
+  ASSERT_NE(other, nullptr);
+  free(other);
+  q = static_cast<unsigned char*>(realloc(q, 200 * kMiB));
+  ASSERT_NE(q, nullptr);
+  for (size_t i = 0; i < kCut; i += 4096) ASSERT_EQ(q[i], static_cast<unsigned char>(i >> 12)) << i;
+  free(q);
+}
+
 TEST(Large, ReallocOfHugeBlockKeepsContents) {
   auto* p = static_cast<unsigned char*>(malloc(64 * kMiB));
   ASSERT_NE(p, nullptr);
