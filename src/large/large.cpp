@@ -23,7 +23,11 @@ constexpr size_t kGuardPages = kHardened ? 1 : 0;
 constexpr size_t kShrinkMinPages = 16;
 }
 
-void* alloc(size_t size, size_t align, bool zero) {
+namespace {
+// reclaim: run the exhaustion sequence when the page heap has no span (not
+// for realloc's room, which has the exact size to fall back on). *room_dirty
+// (if given): the pages from room_from on that may be resident.
+void* alloc_span(size_t size, size_t align, bool zero, bool reclaim, size_t room_from = 0, PageRange* room_dirty = nullptr) {
   if (HZ_UNLIKELY(g_backable == 0)) g_backable = os::backable_bytes();
   // Refuse what no machine here could back, rather than hand out address
   // space that faults later.
@@ -44,7 +48,7 @@ void* alloc(size_t size, size_t align, bool zero) {
   PageRange dirty{0, 0};
   RunMeta* m = arena::alloc_span_dirty(npages, align_pages, &dirty);
   for (bool patient : {false, true}) {
-    if (m || !budget::on_exhaustion(npages + align_pages - 1, patient)) continue;
+    if (m || !reclaim || !budget::on_exhaustion(npages + align_pages - 1, patient)) continue;
     m = arena::alloc_span_dirty(npages, align_pages, &dirty);
   }
   if (!m) {
@@ -73,8 +77,15 @@ void* alloc(size_t size, size_t align, bool zero) {
     size_t hi = dirty.hi < npages ? dirty.hi : npages;
     memset(arena::page_addr(page + dirty.lo), 0, (hi - dirty.lo) << kPageShift);
   }
+  if (room_dirty) {
+    const size_t lo = dirty.lo > room_from ? dirty.lo : room_from, hi = dirty.hi < npages ? dirty.hi : npages;
+    *room_dirty = lo < hi ? PageRange{static_cast<uint32_t>(lo), static_cast<uint32_t>(hi)} : PageRange{0, 0};
+  }
   return p;
 }
+}  // namespace
+
+void* alloc(size_t size, size_t align, bool zero) { return alloc_span(size, align, zero, true); }
 
 void free(void* p, bool moved) {
   size_t page = arena::page_of(p);
@@ -99,7 +110,14 @@ void* alloc_moved(size_t old, size_t size) {
   }
   if (want > size) {
     const int saved = errno;  // the room's refusal is not the caller's business
-    if (void* q = alloc(want, kPageSize, false)) return q;
+    const size_t used = (size + kPageSize - 1) >> kPageShift;
+    PageRange dirty;
+    if (void* q = alloc_span(want, kPageSize, false, false, used, &dirty)) {
+      // Room placed over resident free pages would keep them for the block's
+      // life (the decay would have returned them): it starts out purged.
+      if (dirty.hi > dirty.lo) os::purge(static_cast<char*>(q) + (size_t{dirty.lo} << kPageShift), size_t{dirty.hi - dirty.lo} << kPageShift);
+      return q;
+    }
     errno = saved;
   }
   return alloc(size, kPageSize, false);
