@@ -354,9 +354,9 @@ namespace hz {
 // made after each step: 696 copies, 9.6 s; glibc's mremap 0.014 s; 50: 34
 // copies, 0.15 s). The room is address space only until written (room
 // placed over resident free pages is purged first). 100 moved
-// less (24) but raised python_dict's peak by 1.3% against 50's -0.5%. Under
-// HAKOZUNA_ARENA_SIZE or RLIMIT_AS, where it counts against the limit, only
-// room within an eighth of what the arena may still hand out. 0: off.
+// less (24) but raised python_dict's peak by 1.3% against 50's -0.5%. Not
+// under HAKOZUNA_ARENA_SIZE or RLIMIT_AS, where it would count against the
+// limit. 0: off.
 #ifndef HZ_REALLOC_ROOM_PCT
 #define HZ_REALLOC_ROOM_PCT 50
 #endif

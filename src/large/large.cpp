@@ -21,9 +21,6 @@ constexpr size_t kGuardPages = kHardened ? 1 : 0;
 // realloc gives back a tail of at least this many pages (and an eighth of
 // the span): smaller ones are not worth the heap lock and a later regrowth.
 constexpr size_t kShrinkMinPages = 16;
-// Under HAKOZUNA_ARENA_SIZE or RLIMIT_AS, realloc's room takes at most this
-// share of the pages the arena may still hand out.
-constexpr size_t kReallocRoomShareOfLeft = 8;
 }
 
 namespace {
@@ -109,10 +106,10 @@ void* alloc_moved(size_t old, size_t size) {
     const size_t room = old / 100 * kReallocRoomPct;
     want = old + room > size ? old + room : size;
     if (want - size > (size_t{1} << 30)) want = size + (size_t{1} << 30);
-    // Under a limit, only room that takes little of what is left: it counts
-    // against the limit for the block's life.
-    const bool limited = options::get().arena_size_set || os::address_space_limit() != os::kUnlimited;
-    if (limited && (want - size) >> kPageShift > arena::pages_available() / kReallocRoomShareOfLeft) want = size;
+    // Not under a limit: the room counts against it for the block's life,
+    // and rooms add up (an eighth of what was left, per block, had realloc
+    // fail at 67% of HAKOZUNA_ARENA_SIZE=512M live, the build before at 98%).
+    if (options::get().arena_size_set || os::address_space_limit() != os::kUnlimited) want = size;
   }
   if (want > size) {
     const int saved = errno;  // the room's refusal is not the caller's business
