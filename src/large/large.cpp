@@ -119,6 +119,7 @@ void* alloc_moved(size_t old, size_t size) {
       // Room placed over resident free pages would keep them for the block's
       // life (the decay would have returned them): it starts out purged.
       if (dirty.hi > dirty.lo) os::purge(static_cast<char*>(q) + (size_t{dirty.lo} << kPageShift), size_t{dirty.hi - dirty.lo} << kPageShift);
+      stats::add(stats::kReallocRoom, 1);
       return q;
     }
     errno = saved;
@@ -144,6 +145,7 @@ void shrink_in_place(void* p, size_t size) {
     stats::span_free(p, n << kPageShift);
     stats::span_alloc(p, keep << kPageShift, false);
   }
+  stats::add(stats::kReallocShrink, 1);
   budget::note_idle_memory(arena::free_span(tail, true));
 }
 
