@@ -328,6 +328,7 @@ void put_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   set_span(page, n, kSpanFree);
   meta_of(page)->dirty = dirty;
   meta_of(page)->since_ms = since;
+  meta_of(page)->grew_up = 0;
   list_insert(meta_of(page));
 }
 
@@ -353,6 +354,7 @@ size_t insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
     }
     weight += w;
   };
+  bool up = false;     // merged into a free span below: the new part is on top
   bool carry = false;  // a neighbour was the spare: the merged span is
   if (page > 0) {
     RunMeta* left_last = meta_of(page - 1);
@@ -363,6 +365,7 @@ size_t insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
       carry |= left == g_heap.spare;
       list_remove(left);
       older(left);
+      up = count(left->dirty) != 0;
       dirty = hull(left->dirty, rebase(dirty, page, page - ln, n + ln));
       page -= ln;
       n += ln;
@@ -381,6 +384,7 @@ size_t insert_free(size_t page, size_t n, PageRange dirty, uint32_t since) {
   }
   if (count(dirty) && n >= kArenaGrowPages && n - added < kArenaGrowPages) stats::add(stats::kReclaimSegments, 1);
   put_free(page, n, dirty, since);
+  meta_of(page)->grew_up = up;
   if (carry) g_heap.spare = meta_of(page);
   if (kArenaHoles && g_holes) {  // a hole beside it may serve more now: refill_holes looks there first
     if (page > 0 && meta_of(page - 1)->state == kSpanHole) hole_promote(meta_of(page - meta_of(page - 1)->npages));
@@ -712,10 +716,18 @@ unsigned take_over_bound(size_t limit, Evict* out) {
     size_t excess = dirty_bounded() - limit;
     uint32_t cut = static_cast<uint32_t>(count(d) < excess ? count(d) : excess);
     size_t page = page_of(oldest), n = oldest->npages;
+    // Cut at the end away from where the span last grew: the dirty range is
+    // one hull, and a cut there would be counted dirty again by the next
+    // merge (blocks freed in address order, each a little over the bound,
+    // purged a range growing by a block each time: 299 purges of up to
+    // 90 MB after 600 frees of 300 KiB).
+    const bool below = oldest->grew_up;
+    const PageRange gone = below ? PageRange{d.lo, d.lo + cut} : PageRange{d.hi - cut, d.hi};
+    const PageRange left = cut == count(d) ? kClean : below ? PageRange{d.lo + cut, d.hi} : PageRange{d.lo, d.hi - cut};
     list_remove(oldest);
     set_span(page, n, kSpanInUse);
     g_heap.purging += n;
-    out[k++] = {page, n, cut == count(d) ? kClean : PageRange{d.lo, d.hi - cut}, {d.hi - cut, d.hi}, oldest->since_ms};
+    out[k++] = {page, n, left, gone, oldest->since_ms};
   }
   return k;
 }
@@ -1048,6 +1060,8 @@ bool might_fit(size_t npages) {
 void lock() { g_heap.lock.lock(); }
 void unlock() { g_heap.lock.unlock(); }
 void reset_lock() { g_heap.lock.reset(); }
+
+size_t mapped_peak_pages() { return __atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED); }
 
 Usage usage() {
   LockGuard g(g_heap.lock);

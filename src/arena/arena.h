@@ -106,6 +106,7 @@ struct RunMeta {
   uint8_t partial;    // small run: on its shard's partial list
   uint8_t in_pass;    // small run: on the touched list of the current pass
   uint8_t hole_listed;  // hole: on the hole list (a stale "hole" state inside a span is not)
+  uint8_t grew_up;      // free span: its last merge added pages above its dirty ones (the bound cuts below)
   [[no_unique_address]] std::conditional_t<kRemoteLite, RunRemote, NoRunRemote> remote;
 };
 
@@ -182,6 +183,8 @@ struct Usage {
   size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;
 };
 Usage usage();
+// The peak of in_use + dirty free pages, read without the lock.
+size_t mapped_peak_pages();
 
 }  // namespace arena
 }  // namespace hz

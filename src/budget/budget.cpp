@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <sys/single_threaded.h>
 #include <time.h>
 
 #include "arena/arena.h"
@@ -286,6 +287,11 @@ void ensure_purger(bool any_process = false) {
       static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0)
     return;
   if (g_purger_started.exchange(true)) return;
+  // The program has one thread, this one, at a point where it holds no lock:
+  // from now on its locks and the purger's exclude each other
+  // (common/solo_gate.h), so that a fork from its signal handlers stays safe.
+  HZ_CHECK(solo_gate::t_locks == 0, "solo gate: the purger started under a lock");
+  if (__libc_single_threaded) solo_gate::g_on.store(true, std::memory_order_relaxed);
   // A small stack first; glibc carves the static TLS from it, so a program
   // with a lot of it (EINVAL) gets a thread of the default size instead.
   bool created = false;
@@ -430,7 +436,10 @@ void note_idle_memory(bool kept_large) {
     g_next_decay_ms.store(now + (g_delay_ms / 4 ? g_delay_ms / 4 : 1), std::memory_order_relaxed);
     decay_pass();
   }
-  ensure_purger(kept_large);
+  // A single-threaded program that has held a lot gets a purger too: what
+  // it frees and then leaves idle goes back only through the decay.
+  if (!g_purger_started.load(std::memory_order_relaxed))
+    ensure_purger(kept_large || (arena::mapped_peak_pages() << kPageShift) >= kSoloPurgerPeakBytes);
   wake_purger();
 }
 
@@ -459,15 +468,19 @@ size_t trim() {
   return arena::purge(os::now_ms(), 0);
 }
 
-void fork_child() {
+void fork_child_unlocked() {
   g_purger_started.store(false, std::memory_order_relaxed);
   arena::keep::g_purger.store(false, std::memory_order_relaxed);
+  g_purger_idle.store(0, std::memory_order_relaxed);
+}
+
+void fork_child() {
+  fork_child_unlocked();
   // The child has no purger: what its parent kept dirty goes now, the spare
   // too. Nothing would return it while the child idles, and it costs nothing
   // to purge: shared with the parent, each page would fault on its first
   // write anyway.
   arena::purge(os::now_ms(), 0);
-  g_purger_idle.store(0, std::memory_order_relaxed);
   g_decay_lock.reset();
 }
 

@@ -61,6 +61,10 @@ inline void ensure_background() {
 // purged.
 size_t trim();
 
+// In a child forked with the fork locks: no purger, kept pages purged.
 void fork_child();
+// In one forked without them (a single-threaded program, or the solo gate's
+// holder): no purger; nothing that takes a lock.
+void fork_child_unlocked();
 
 }  // namespace hz::budget

@@ -350,6 +350,8 @@ bool any_held(ThreadCache* tc, void* arg) {
 }  // namespace
 
 void on_flag(ThreadCache* tc) {
+  // The taker may need the solo gate, which our first lock would hold.
+  HZ_CHECK(solo_gate::t_locks == 0 || (tc->idle & kStopped) == 0, "idle return: waiting for a taker while holding a lock");
   uint8_t f;
   // Yield, then sleep: a real-time owner would never yield to the purger.
   for (unsigned spins = 0; (f = __atomic_load_n(&tc->idle, __ATOMIC_ACQUIRE)) & kStopped; ++spins) {

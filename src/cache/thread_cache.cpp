@@ -471,7 +471,9 @@ ThreadCache* thread_setup() {
   }
   init_cache(tc, shard, kept);
   __atomic_store_n(&front->tid, static_cast<int>(gettid()), __ATOMIC_RELAXED);
-  g_live_threads.fetch_add(1, std::memory_order_relaxed);
+  // A second thread allocates: the program is no longer single-threaded,
+  // and the solo gate would only serialise its slow paths.
+  if (g_live_threads.fetch_add(1, std::memory_order_relaxed) >= 1) solo_gate::g_on.store(false, std::memory_order_relaxed);
   t_cache = front;
   t_bins = reinterpret_cast<char*>(front->counting ? &g_empty_region : tc->region);
   t_sizes = front->counting ? &g_empty_tables : &tc->region->tables;
@@ -586,13 +588,16 @@ void live_thread_stats(uint64_t out[3]) {
 // A single-threaded program may fork from a signal handler that interrupted
 // one of our slow paths with a lock held: taking the locks would deadlock, and
 // with one thread nothing can change under the child anyway (glibc's malloc
-// skips its locks too). Multi-threaded programs must not fork from a handler
-// (README).
+// skips its locks too). The same holds while this thread holds the solo gate
+// (common/solo_gate.h): our purger, the only other thread, is then outside
+// every lock and waits for the gate. Multi-threaded programs must not fork
+// from a handler (README).
 constinit bool g_fork_locked = false;
 
 void fork_prepare() {
-  g_fork_locked = !__libc_single_threaded;
+  g_fork_locked = !__libc_single_threaded && !solo_gate::held_by_me();
   if (!g_fork_locked) return;
+  solo_gate::note_prepare();
   idle::fork_prepare();  // before the pool lock: an attempt holds both
   g_orphan_lock.lock();
   g_init_lock.lock();
@@ -612,7 +617,12 @@ void fork_parent() {
 }
 
 void fork_child() {
-  if (!g_fork_locked) return;
+  if (!g_fork_locked) {
+    // The interrupted slow path holds what locks it holds, and ends them in
+    // the child too; the purger is not there.
+    budget::fork_child_unlocked();
+    return;
+  }
   idle::fork_child();
   g_orphan_lock.reset();
   arena::reset_lock();
@@ -630,6 +640,7 @@ void fork_child() {
   g_live_threads.store(me ? 1 : 0, std::memory_order_relaxed);
   budget::fork_child();
   g_init_lock.reset();
+  solo_gate::reset_in_child();  // the locks were reset, not unlocked
 }
 
 }  // namespace hz

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/solo_gate.h"
 #include "config.h"
 
 #define HZ_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -59,12 +60,28 @@ inline constexpr const char* kNotAFreeBlock = "a free list leads to a block that
 // ownership). Never held across a call that could allocate.
 class SpinLock {
  public:
+  // While the solo gate is on, a thread's first lock takes it and its last
+  // unlock gives it back (common/solo_gate.h).
   void lock() {
+    if (solo_gate::t_locks++ == 0 && HZ_UNLIKELY(solo_gate::g_on.load(std::memory_order_relaxed))) solo_gate::enter();
     if (HZ_UNLIKELY(flag_.exchange(true, std::memory_order_acquire))) wait();
   }
-  bool try_lock() { return !flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire); }
-  void unlock() { flag_.store(false, std::memory_order_release); }
-  // After fork() the child owns every lock its parent held in prepare.
+  bool try_lock() {
+    if (solo_gate::t_locks == 0 && HZ_UNLIKELY(solo_gate::g_on.load(std::memory_order_relaxed)) && !solo_gate::try_enter())
+      return false;
+    if (!flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire)) {
+      ++solo_gate::t_locks;
+      return true;
+    }
+    if (solo_gate::t_locks == 0 && HZ_UNLIKELY(solo_gate::held_by_me())) solo_gate::exit();
+    return false;
+  }
+  void unlock() {
+    flag_.store(false, std::memory_order_release);
+    if (--solo_gate::t_locks == 0 && HZ_UNLIKELY(solo_gate::held_by_me())) solo_gate::exit();
+  }
+  // After fork() the child owns every lock its parent held in prepare
+  // (solo_gate::reset_in_child then clears this thread's count).
   void reset() { flag_.store(false, std::memory_order_relaxed); }
 
  private:

@@ -6,6 +6,7 @@
 // each test in a process of its own; only the last one starts threads).
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -289,6 +290,40 @@ TEST(LargeKeep, WithoutAPurgerTheFloorIsTheOldOne) {
   printf("RSS %zu KiB before, %zu KiB after six buffers of 2 MiB freed\n", before >> 10, after >> 10);
   // Half the peak (12 MiB live): 6 MiB may stay; the 16 MiB floor kept 12.
   EXPECT_LT(after, before + 9 * kMiB);
+}
+
+// Pages of block (resident now), read with mincore.
+size_t resident_pages(void* block, size_t bytes) {
+  unsigned char v[256];
+  const size_t n = (bytes + 4095) / 4096;
+  if (n > sizeof v || mincore(block, bytes, v) != 0) abort();
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i) k += v[i] & 1;
+  return k;
+}
+
+// Over the bound the oldest dirty pages go first, also inside one span: 600
+// blocks of 300 KiB written and freed in address order merge into one span,
+// each free a block over the bound. Its dirty pages are one range (a hull),
+// and the bound cut the top of it, the block just freed, which the next
+// free's merge then counted dirty again: the newest pages were purged, the
+// oldest kept, and each free purged a range one block longer (299 calls, up
+// to 90 MB each). Now the cut is at the end away from where the span grew.
+TEST(LargeKeep, TheBoundPurgesASpansOldestPagesFirst) {
+  if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build";
+  constexpr size_t kBlock = 300 << 10, kCount = 600;
+  std::vector<char*> blocks(kCount);
+  for (auto& b : blocks) {
+    b = static_cast<char*>(malloc(kBlock));
+    ASSERT_NE(b, nullptr);
+    memset(b, 1, kBlock);
+  }
+  std::vector<char*> sorted = blocks;
+  std::sort(sorted.begin(), sorted.end());
+  for (char* b : sorted) free(b);
+  const size_t pages = kBlock / 4096;
+  EXPECT_EQ(resident_pages(sorted.back(), kBlock), pages) << "the block freed last was purged";
+  EXPECT_LT(resident_pages(sorted.front(), kBlock), pages / 2) << "the block freed first was kept";
 }
 
 // A fork child has no purger: the pages its parent kept go at the fork

@@ -10,13 +10,19 @@
 
 namespace reach {
 
-inline size_t rss_bytes() {  // no malloc: fopen would allocate
-  char buf[128];
-  int fd = open("/proc/self/statm", O_RDONLY);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+// Reads a /proc file into buf (terminated), without malloc: fopen would
+// allocate. Aborts if it cannot.
+inline void read_proc(const char* path, char* buf, size_t cap) {
+  int fd = open(path, O_RDONLY);
+  ssize_t n = fd >= 0 ? read(fd, buf, cap - 1) : -1;
   if (fd >= 0) close(fd);
   if (n <= 0) abort();
   buf[n] = 0;
+}
+
+inline size_t rss_bytes() {
+  char buf[128];
+  read_proc("/proc/self/statm", buf, sizeof buf);
   char* p = buf;
   strtol(p, &p, 10);
   return static_cast<size_t>(strtol(p, nullptr, 10)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));

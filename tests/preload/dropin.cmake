@@ -9,7 +9,7 @@ target_compile_options(hz_dropin_probe_linked PRIVATE -fno-builtin)
 target_link_libraries(hz_dropin_probe_linked PRIVATE
   -Wl,--whole-archive hakozuna_static -Wl,--no-whole-archive Threads::Threads)
 
-foreach(c sigwait threads keyrounds keyfirst double_free_exit fork_in_signal)
+foreach(c sigwait threads keyrounds keyfirst double_free_exit fork_in_signal fork_in_signal_purger)
   add_test(NAME preload.dropin.${c}
     COMMAND bash ${HZ_PRELOAD_DIR}/dropin.sh $<TARGET_FILE:hakozuna> ${HZ_PRELOAD_WORK}/dropin-${c}
             $<TARGET_FILE:hz_dropin_probe> $<TARGET_FILE:hz_dropin_probe_linked> ${c})

@@ -23,6 +23,7 @@ for mode in preload linked; do
   fi
   case $CASE in
     threads) cmd=(env DROPIN_EXPECT_PURGER=1 "${cmd[@]}") ;;
+    fork_in_signal_purger) cmd=(env DROPIN_EXPECT_PURGER=1 HAKOZUNA_PURGE_DELAY_MS=4 "${cmd[@]}") ;;
   esac
   rc=$(run "$mode" "${cmd[@]}")
   out=$(cat "$CASE.$mode.out")

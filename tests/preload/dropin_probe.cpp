@@ -17,6 +17,7 @@
 #include <atomic>
 #include <thread>
 #include <vector>
+#include <vector>
 
 namespace {
 
@@ -252,7 +253,7 @@ void on_alarm(int) {
   errno = saved;
 }
 
-int case_fork_in_signal(int wanted) {
+int case_fork_in_signal(int wanted, const char* name = "fork_in_signal") {
   struct sigaction sa = {};
   sa.sa_handler = on_alarm;
   sa.sa_flags = SA_RESTART;
@@ -278,8 +279,26 @@ int case_fork_in_signal(int wanted) {
   for (void* p : keep) free(p);
   while (waitpid(-1, nullptr, 0) > 0) {
   }
-  printf("fork_in_signal ok\n");
+  printf("%s ok\n", name);
   return 0;
+}
+
+// 8. The same once our purger runs beside the program (it started when the
+// heap peaked past 32 MiB and was freed): the process has two threads, but
+// the program still has one, and may still fork from its handler (run with a
+// short purge delay, so that the purger is at work throughout).
+int case_fork_in_signal_purger(int wanted) {
+  std::vector<void*> big;
+  for (int i = 0; i < 16384; ++i) {
+    big.push_back(malloc(4096));
+    memset(big.back(), 2, 4096);
+  }
+  for (void* p : big) free(p);
+  usleep(100 * 1000);
+  int hz = 0;
+  count_tasks("hz-", &hz);
+  if (getenv("DROPIN_EXPECT_PURGER") && hz != 1) die("expected the purger (hz-purge) to run");
+  return case_fork_in_signal(wanted, "fork_in_signal_purger");
 }
 
 }  // namespace
@@ -293,6 +312,7 @@ int main(int argc, char** argv) {
   if (!strcmp(c, "keyfirst")) return case_keyfirst(n ? n : 20000);
   if (!strcmp(c, "double_free_exit")) return case_double_free_exit();
   if (!strcmp(c, "fork_in_signal")) return case_fork_in_signal(n ? n : 2000);
-  fprintf(stderr, "usage: dropin_probe sigwait|threads|keyrounds [N]|keyfirst [N]|double_free_exit|fork_in_signal [N]\n");
+  if (!strcmp(c, "fork_in_signal_purger")) return case_fork_in_signal_purger(n ? n : 2000);
+  fprintf(stderr, "usage: dropin_probe sigwait|threads|keyrounds [N]|keyfirst [N]|double_free_exit|fork_in_signal [N]|fork_in_signal_purger [N]\n");
   return 2;
 }
