@@ -89,15 +89,6 @@ inline constexpr size_t kPurgeOnFreeBytes = size_t{4} << 20;
 #define HZ_PURGE_DELAY_MS 500
 #endif
 inline constexpr uint32_t kPurgeDelayMsDefault = HZ_PURGE_DELAY_MS;
-// A single-threaded process gets the background purger once its heap has
-// peaked at this much and it frees (a trivial one keeps glibc's
-// single-threaded paths; one that held 150 MB and freed it kept it all for
-// good: docs/boxes.md "A purger for single-threaded programs"). 0: at the
-// first free that leaves memory idle; SIZE_MAX: only for kept large spans.
-#ifndef HZ_SOLO_PURGER_PEAK_BYTES
-#define HZ_SOLO_PURGER_PEAK_BYTES (size_t{32} << 20)
-#endif
-inline constexpr size_t kSoloPurgerPeakBytes = HZ_SOLO_PURGER_PEAK_BYTES;
 
 }  // namespace hz
 

@@ -183,8 +183,6 @@ struct Usage {
   size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;
 };
 Usage usage();
-// The peak of in_use + dirty free pages, read without the lock.
-size_t mapped_peak_pages();
 
 }  // namespace arena
 }  // namespace hz

@@ -436,10 +436,7 @@ void note_idle_memory(bool kept_large) {
     g_next_decay_ms.store(now + (g_delay_ms / 4 ? g_delay_ms / 4 : 1), std::memory_order_relaxed);
     decay_pass();
   }
-  // A single-threaded program that has held a lot gets a purger too: what
-  // it frees and then leaves idle goes back only through the decay.
-  if (!g_purger_started.load(std::memory_order_relaxed))
-    ensure_purger(kept_large || (arena::mapped_peak_pages() << kPageShift) >= kSoloPurgerPeakBytes);
+  ensure_purger(kept_large);
   wake_purger();
 }
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hakozuna.h"
+#include "pagemap/pagemap.h"
 #include "size_class/size_class.h"
 
 namespace {
@@ -86,7 +87,14 @@ void after_drain_spread(size_t size, size_t pick) {
     for (void* q : v) hz_free(q);
   }).join();
   void* got = hz_malloc(size);
-  void* p = v[pick * (v.size() - 1) / 6];
+  // A page span freed above may already serve a later allocation (got, or a
+  // run for the purger's thread, started by these frees): freeing it again
+  // is then a valid free. Take the next span still free.
+  size_t i = pick * (v.size() - 1) / 6;
+  while (size > hz::kMaxSmallSize && i + 1 < v.size() &&
+         hz::tag_class(hz::tag_at(hz::arena_offset(v[i]))) != hz::kFreedClass)
+    ++i;
+  void* p = v[i];
   if (p == got) p = v[v.size() / 2 + 1];
   hz_free(p);
 }

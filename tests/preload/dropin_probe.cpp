@@ -245,11 +245,17 @@ int case_double_free_exit() {
 // 7. A single-threaded program whose SIGALRM handler forks while the main
 // thread is inside malloc (slow paths that take locks: large blocks, flushes).
 std::atomic<int> g_forks{0};
+// One-shot timers re-armed after each fork: a fork slower than the interval
+// (the hardened build's many mappings: 1-10 ms) would otherwise leave the
+// main loop no time between the handlers.
+std::atomic<bool> g_rearm{false};
+const struct itimerval kEvery500us = {{0, 500}, {0, 500}}, kOnce500us = {{0, 0}, {0, 500}};
 void on_alarm(int) {
   int saved = errno;
   pid_t pid = fork();
   if (pid == 0) _exit(0);
   if (pid > 0) g_forks.fetch_add(1);
+  if (g_rearm.load()) setitimer(ITIMER_REAL, &kOnce500us, nullptr);
   errno = saved;
 }
 
@@ -258,8 +264,7 @@ int case_fork_in_signal(int wanted, const char* name = "fork_in_signal") {
   sa.sa_handler = on_alarm;
   sa.sa_flags = SA_RESTART;
   sigaction(SIGALRM, &sa, nullptr);
-  struct itimerval it = {{0, 500}, {0, 500}};
-  setitimer(ITIMER_REAL, &it, nullptr);
+  setitimer(ITIMER_REAL, g_rearm.load() ? &kOnce500us : &kEvery500us, nullptr);
   unsigned seed = 1;
   void* keep[256] = {};
   while (g_forks.load() < wanted) {
@@ -274,6 +279,7 @@ int case_fork_in_signal(int wanted, const char* name = "fork_in_signal") {
     while (waitpid(-1, nullptr, WNOHANG) > 0) {
     }
   }
+  g_rearm.store(false);  // first: a handler still to run must not arm it again
   struct itimerval off = {};
   setitimer(ITIMER_REAL, &off, nullptr);
   for (void* p : keep) free(p);
@@ -283,21 +289,20 @@ int case_fork_in_signal(int wanted, const char* name = "fork_in_signal") {
   return 0;
 }
 
-// 8. The same once our purger runs beside the program (it started when the
-// heap peaked past 32 MiB and was freed): the process has two threads, but
-// the program still has one, and may still fork from its handler (run with a
-// short purge delay, so that the purger is at work throughout).
+// 8. The same once our purger runs beside the program (it starts when a
+// large block is kept dirty at free: only the decay returns it): the process
+// has two threads, but the program still has one, and may still fork from
+// its handler (run with a short purge delay, so that the purger is at work
+// throughout). It hung with the fork locks taken beside the purger.
 int case_fork_in_signal_purger(int wanted) {
-  std::vector<void*> big;
-  for (int i = 0; i < 16384; ++i) {
-    big.push_back(malloc(4096));
-    memset(big.back(), 2, 4096);
-  }
-  for (void* p : big) free(p);
+  void* big = malloc(8 << 20);
+  memset(big, 2, 8 << 20);
+  free(big);
   usleep(100 * 1000);
   int hz = 0;
   count_tasks("hz-", &hz);
   if (getenv("DROPIN_EXPECT_PURGER") && hz != 1) die("expected the purger (hz-purge) to run");
+  g_rearm.store(true);
   return case_fork_in_signal(wanted, "fork_in_signal_purger");
 }
 
