@@ -988,7 +988,6 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const bool keep = keep_it && keep::on();
   const size_t peak = __atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED);
   const size_t limit = keep ? keep::limit_pages(peak) : 0;
-  const bool big = (n << kPageShift) >= kPurgeOnFreeBytes;
   // A large block's span (keep_it; purge: the old copy of one realloc moved).
   const size_t as_limit = keep_it || purge ? os::address_space_limit() : os::kUnlimited;
   const bool under_rlimit = as_limit != os::kUnlimited;
@@ -1006,6 +1005,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   }
   Evict ev[kEvictMax];
   unsigned k = 0;
+  size_t kept = 0;
   {
     LockGuard g(g_heap.lock);
     g_heap.in_use -= n;
@@ -1022,9 +1022,10 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
     if (fate == keep::AtFree::kSpare) g_heap.spare = meta_of(start), ++g_heap.spare_gen, stats::add(stats::kKeepSpare, 1);
     if (keep && dirty_bounded() > limit) k = take_over_bound(limit, ev);
     note_peak();  // after the eviction: an old spare over the bound would raise it
+    kept = g_heap.dirty_big;
   }
   if (k) purge_evicted(ev, k);
-  return big && !purge_now;
+  return keep && !purge_now && (kept << kPageShift) >= kLargeKeepPurgerBytes;
 }
 
 size_t purge(uint32_t now_ms, uint32_t min_age_ms) {

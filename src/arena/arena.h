@@ -147,8 +147,9 @@ inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
 // Gives a span back; spans of kPurgeOnFreeBytes or more are purged at once,
 // unless keep (a large block's span, with large keep on: arena/keep.h) keeps
 // them dirty for reuse within the bound (or as the spare, beyond it). Returns
-// true when such a span stays dirty, or the spare (only the purger returns
-// them).
+// true when it stayed dirty and the large spans kept dirty now reach
+// kLargeKeepPurgerBytes: then even a single-threaded process needs the purger
+// (only the decay returns them while the program idles).
 // idle_ms: the span's memory was idle this long already (its decay clock
 // starts that much earlier). purge: purged at once, whatever its size.
 bool free_span(RunMeta* m, bool keep = false, uint32_t idle_ms = 0, bool purge = false);

@@ -40,8 +40,9 @@ extern std::atomic<uint32_t> g_flush_epoch;
 
 // Called from slow paths that leave memory idle (flushes, large frees,
 // thread exit): runs a decay pass when one is due, and starts the background
-// purger in multi-threaded processes; kept_large (a large span kept dirty,
-// arena/keep.h): in any process, since only the decay returns it.
+// purger in multi-threaded processes; kept_large (large spans kept dirty past
+// kLargeKeepPurgerBytes, arena/keep.h): in any process, since only the decay
+// returns them once the program idles.
 void note_idle_memory(bool kept_large = false);
 
 // Remote frees were handed to their owners: wakes the background purger, so

@@ -95,8 +95,8 @@ void free(void* p, bool moved) {
   // Hardened: purged and inaccessible until the page heap hands it out again.
   if constexpr (kHardened) hardened::close_span(p, size_t{m->npages} << kPageShift);
   stats::add(stats::kLargeFree, 1);
-  // Kept dirty for reuse (large keep): only the decay returns it, so a
-  // purger must run even in a single-threaded process.
+  // Kept dirty for reuse (large keep): only the decay returns it, so past
+  // kLargeKeepPurgerBytes kept a purger runs even in a single-threaded process.
   budget::note_idle_memory(arena::free_span(m, !moved, 0, moved));
 }
 

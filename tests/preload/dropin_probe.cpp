@@ -105,8 +105,8 @@ int case_sigwait() {
 
 // The allocator's own threads are named hz-*; after fork the child has none
 // until it needs one: small blocks alone do not (a single-threaded program
-// keeps glibc's single-threaded paths), a freed large block kept dirty does
-// (only the decay returns it), and then one.
+// keeps glibc's single-threaded paths), large blocks kept dirty past 32 MiB
+// do (only the decay returns them), and then one.
 int case_threads() {
   std::thread t([] { churn(); });
   t.join();
@@ -289,14 +289,14 @@ int case_fork_in_signal(int wanted, const char* name = "fork_in_signal") {
   return 0;
 }
 
-// 8. The same once our purger runs beside the program (it starts when a
-// large block is kept dirty at free: only the decay returns it): the process
+// 8. The same once our purger runs beside the program (it starts when 32 MiB
+// of large blocks are kept dirty at free: only the decay returns them): the process
 // has two threads, but the program still has one, and may still fork from
 // its handler (run with a short purge delay, so that the purger is at work
 // throughout). It hung with the fork locks taken beside the purger.
 int case_fork_in_signal_purger(int wanted) {
-  void* big = malloc(8 << 20);
-  memset(big, 2, 8 << 20);
+  void* big = malloc(64 << 20);
+  memset(big, 2, 64 << 20);
   free(big);
   usleep(100 * 1000);
   int hz = 0;
