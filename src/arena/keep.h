@@ -19,10 +19,6 @@ namespace hz::arena::keep {
 // off) an idle program would hold them for good.
 inline bool on() { return kLargeKeep && options::get().background_purge; }
 
-// Set while a purger thread runs (budget.cpp): only then does the decay
-// return kept pages from a program that idles.
-inline constinit std::atomic<bool> g_purger{false};
-
 // The bound for one span: kLargeKeepMaxBytes, and 1/kLargeKeepShare of the
 // peak mapped, but never below kPurgeOnFreeBytes (kept before the box).
 inline size_t span_limit_pages(size_t peak_pages) {
@@ -32,17 +28,18 @@ inline size_t span_limit_pages(size_t peak_pages) {
   return limit;
 }
 
-// Most dirty pages kept in all: the same, but never below kLargeKeepMinBytes
-// while a purger runs (a single-threaded program that frees only spans under
-// 4 MiB starts none, and kept up to 16 MiB for good). The floor keeps
-// several spans each within the share (one buffer replaced, the old freed
-// after the new is made), not one span beyond it: GNU sort freed a 4 MiB
-// buffer, kept, and faulted fresh pages in for its next blocks (8.4 MB
-// against 6.7).
+// Most dirty pages kept in all: the same, but never below kLargeKeepMinBytes.
+// The floor keeps several spans each within the share (one buffer replaced,
+// the old freed after the new is made), not one span beyond it: GNU sort
+// freed a 4 MiB buffer, kept, and faulted fresh pages in for its next blocks
+// (8.4 MB against 6.7). A single-threaded program keeping less than
+// kLargeKeepPurgerBytes has no purger, and holds up to the floor while it
+// idles, as jemalloc and mimalloc hold theirs until their next call: the
+// floor only while a purger ran made its buffers fault (malloc_large_1n at
+// half speed) once it no longer started one at 4 MiB.
 inline size_t limit_pages(size_t peak_pages) {
   size_t limit = span_limit_pages(peak_pages);
-  if (g_purger.load(std::memory_order_relaxed) && limit < (kLargeKeepMinBytes >> kPageShift))
-    limit = kLargeKeepMinBytes >> kPageShift;
+  if (limit < (kLargeKeepMinBytes >> kPageShift)) limit = kLargeKeepMinBytes >> kPageShift;
   return limit;
 }
 

@@ -313,7 +313,6 @@ void ensure_purger(bool any_process = false) {
     created = err == 0;
     if (err != EINVAL) break;
   }
-  arena::keep::g_purger.store(created, std::memory_order_relaxed);
   if (!created) {
     g_purger_retry_ms.store(now + 1000, std::memory_order_relaxed);
     g_purger_failed.store(true, std::memory_order_relaxed);
@@ -467,7 +466,6 @@ size_t trim() {
 
 void fork_child_unlocked() {
   g_purger_started.store(false, std::memory_order_relaxed);
-  arena::keep::g_purger.store(false, std::memory_order_relaxed);
   g_purger_idle.store(0, std::memory_order_relaxed);
 }
 

@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 namespace reach {
@@ -26,6 +27,15 @@ inline size_t rss_bytes() {
   char* p = buf;
   strtol(p, &p, 10);
   return static_cast<size_t>(strtol(p, nullptr, 10)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Threads in this process: field 20 of /proc/self/stat.
+inline long thread_count() {
+  char buf[1024];
+  read_proc("/proc/self/stat", buf, sizeof buf);
+  const char* p = strrchr(buf, ')');  // the command name may hold spaces
+  for (int field = 2; p && field < 20; ++field) p = strchr(p + 1, ' ');
+  return p ? strtol(p + 1, nullptr, 10) : -1;
 }
 
 // A thread that stays alive, making no allocator call, until released.

@@ -18,21 +18,13 @@
 
 namespace {
 
-long thread_count() {  // field 20 of /proc/self/stat
-  char buf[1024];
-  reach::read_proc("/proc/self/stat", buf, sizeof buf);
-  const char* p = strrchr(buf, ')');  // the command name may hold spaces
-  for (int field = 2; p && field < 20; ++field) p = strchr(p + 1, ' ');
-  return p ? strtol(p + 1, nullptr, 10) : -1;
-}
-
 void sleep_ms(unsigned ms) {
   struct timespec ts = {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
   nanosleep(&ts, nullptr);
 }
 
 TEST(SingleThread, ASmallProgramStartsNoThread) {
-  ASSERT_EQ(thread_count(), 1);
+  ASSERT_EQ(reach::thread_count(), 1);
   for (int round = 0; round < 50; ++round) {
     std::vector<void*> held;
     for (size_t sz = 16; sz <= (size_t{2} << 20); sz *= 2) {
@@ -42,12 +34,12 @@ TEST(SingleThread, ASmallProgramStartsNoThread) {
     for (void* p : held) free(p);
   }
   sleep_ms(100);
-  EXPECT_EQ(thread_count(), 1);
+  EXPECT_EQ(reach::thread_count(), 1);
 }
 
 // 150 MB of 256-byte blocks, freed (the dropped box started its purger here).
 TEST(SingleThread, ManySmallBlocksFreedStartNoThread) {
-  ASSERT_EQ(thread_count(), 1);
+  ASSERT_EQ(reach::thread_count(), 1);
   constexpr size_t kSize = 256, kCount = (size_t{150} << 20) / kSize;
   std::vector<void*> held(kCount);
   for (auto& p : held) {
@@ -58,7 +50,7 @@ TEST(SingleThread, ManySmallBlocksFreedStartNoThread) {
   for (void*& p : held) free(p), p = nullptr;
   sleep_ms(200);
   for (int i = 0; i < 1000; ++i) free(malloc(64));  // more slow paths: the decay runs from them
-  EXPECT_EQ(thread_count(), 1);
+  EXPECT_EQ(reach::thread_count(), 1);
 }
 
 }  // namespace
