@@ -140,7 +140,9 @@ void shrink_in_place(void* p, size_t size) {
   RunMeta* tail = arena::split_span(m, keep);
   if (!tail) return;
   tail->cls = kLargeClass;
-  g_pagemap.tags[page + keep] = make_tag(kFreedClass);
+  // No block ever started at the tail: a free of it is an invalid pointer,
+  // not a double free (the freed tag said so).
+  g_pagemap.tags[page + keep] = make_tag(0);
   if (HZ_UNLIKELY(stats::counting())) {  // the profile's live bytes: the old span out, the kept part in
     stats::span_free(p, n << kPageShift);
     stats::span_alloc(p, keep << kPageShift, false);

@@ -162,6 +162,20 @@ TEST(Large, ReallocShrinkGivesTheTailBack) {
   free(q);
 }
 
+// The tail a shrink gave back was never a block: freeing its first page is
+// an invalid pointer (it was reported as a double free).
+TEST(Large, FreeOfAShrunkBlocksTailIsAnInvalidPointer) {
+  if (hz::kHardened) GTEST_SKIP() << "hardened: its own realloc";
+  EXPECT_DEATH(
+      {
+        auto* p = static_cast<unsigned char*>(malloc(64 * kMiB));
+        auto* q = static_cast<unsigned char*>(realloc(p, 8 * kMiB));
+        if (q != p) abort();
+        free(q + malloc_usable_size(q));
+      },
+      "^hakozuna: free\\(\\): invalid pointer 0x[0-9a-f]+\n?$");
+}
+
 TEST(Large, ReallocOfHugeBlockKeepsContents) {
   auto* p = static_cast<unsigned char*>(malloc(64 * kMiB));
   ASSERT_NE(p, nullptr);
