@@ -12,7 +12,8 @@
 namespace reach {
 
 // Reads a /proc file into buf (terminated), without malloc: fopen would
-// allocate. Aborts if it cannot.
+// allocate. Aborts if it cannot. Not src/os's read_proc and thread_count:
+// tests/idle include this file and link libhakozuna.so, which hides them.
 inline void read_proc(const char* path, char* buf, size_t cap) {
   int fd = open(path, O_RDONLY);
   ssize_t n = fd >= 0 ? read(fd, buf, cap - 1) : -1;
