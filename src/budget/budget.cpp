@@ -223,13 +223,33 @@ void exit_if_last() {
   if (n == 1 || (n == 2 && os::main_thread_gone())) exit(0);
 }
 
+// The tick's sleep, cut short when the last thread cache goes
+// (note_last_cache_gone): a main that called pthread_exit must not wait a
+// whole tick (1.25 s at a 5 s delay) for its process to end.
+constinit std::atomic<uint32_t> g_last_gone{0};
+
+void tick_sleep(uint32_t ms) {
+  struct timespec ts = {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
+  if (!g_last_gone.load(std::memory_order_acquire))
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_last_gone), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr, 0);
+  g_last_gone.store(0, std::memory_order_relaxed);
+}
+
 void* purger_main(void*) {
   pthread_setname_np(pthread_self(), "hz-purge");
   bool armed = false;
+  uint32_t gone_wait = 1;
   for (;;) {
     uint32_t tick = g_delay_ms / 4 ? g_delay_ms / 4 : 1;
-    struct timespec ts = {static_cast<time_t>(tick / 1000), static_cast<long>(tick % 1000) * 1000000L};
-    nanosleep(&ts, nullptr);
+    // No cache left: the last thread may be on its way out. It is not a
+    // zombie yet when its cache goes, so look again soon, then less often.
+    if (live_thread_count() == 0) {
+      tick_sleep(gone_wait < tick ? gone_wait : tick);
+      gone_wait = gone_wait < 512 ? gone_wait * 2 : gone_wait;
+    } else {
+      gone_wait = 1;
+      tick_sleep(tick);
+    }
     exit_if_last();
     decay_pass();
     bool held = idle::tick(os::now_ms(), g_delay_ms);
@@ -440,6 +460,13 @@ void note_idle_memory(bool kept_large) {
 }
 
 void note_remote_frees() { wake_purger(); }
+
+void note_last_cache_gone() {
+  if (!g_purger_started.load(std::memory_order_relaxed)) return;
+  g_last_gone.store(1, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_last_gone), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  wake_purger();
+}
 
 void start_background() { ensure_purger(); }
 

@@ -49,6 +49,9 @@ void note_idle_memory(bool kept_large = false);
 // that it sees them even if no thread calls the allocator again. Safe in the
 // middle of any slow path (a futex wake, nothing that allocates).
 void note_remote_frees();
+// The last thread cache was released: the purger looks at once whether the
+// process is ending (a main gone by pthread_exit), instead of at its next tick.
+void note_last_cache_gone();
 // Starts the background purger if the process has several threads. It
 // allocates (pthread_create): call only where the calling thread's cache is
 // consistent (the end of a free, never inside a refill). One load once it runs.

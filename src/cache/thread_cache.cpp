@@ -519,8 +519,9 @@ void release_cache(ThreadCache* front) {
     front->live = 0;
     tc_free(front);
   }
-  g_live_threads.fetch_sub(1, std::memory_order_relaxed);
+  bool last = g_live_threads.fetch_sub(1, std::memory_order_relaxed) == 1;
   budget::note_idle_memory();
+  if (last) budget::note_last_cache_gone();
 }
 
 // A thread whose first allocation came in the last round of pthread key
