@@ -412,6 +412,16 @@ static_assert(kSweepGapMax >= 16, "HZ_SWEEP_GAP_MAX: at least 16, the interval i
 #endif
 inline constexpr unsigned kSortLanes = HZ_SORT_LANES;
 static_assert(kSortLanes >= 1 && kSortLanes <= 64, "HZ_SORT_LANES: 1 to 64");
+// Reclaim slices: a decay pass or a grow reclaim sorts at most this many
+// blocks of a shard under its lock; the rest waits in the shard's drained
+// list (where refills take it first) for the next pass, which comes at once.
+// Sorting 1 GiB of 256-byte blocks in one go held the shard for 100-130 ms,
+// inside a malloc of the thread that ran the pass or of one that needed the
+// shard. Trim, exhaustion and thread exit sort everything. 0: no limit.
+#ifndef HZ_RECLAIM_SLICE_BLOCKS
+#define HZ_RECLAIM_SLICE_BLOCKS 32768
+#endif
+inline constexpr size_t kReclaimSliceBlocks = HZ_RECLAIM_SLICE_BLOCKS;
 }  // namespace hz
 
 // ---- idle return (issue 8; docs/boxes.md, "Idle return") ----

@@ -36,6 +36,7 @@ constinit std::atomic<uint32_t> g_purger_retry_ms{0};  // after a failure, no ne
 constinit std::atomic<bool> g_purger_failed{false};
 constinit std::atomic<uint32_t> g_next_decay_ms{0};
 constinit SpinLock g_decay_lock;
+constexpr size_t kSlice = kReclaimSliceBlocks ? kReclaimSliceBlocks : kNoSlice;
 
 RunMeta* run_of(const FreeBlock* b) {
   size_t page = arena::page_of(b);
@@ -190,9 +191,12 @@ bool decay_pending() {
   return pending;
 }
 
-void decay_pass() {
-  if (!g_decay_lock.try_lock()) return;
-  for (unsigned s = 0; s < kShards; ++s) {
+// Returns true when a shard's reclaim was cut short (kReclaimSliceBlocks):
+// the caller runs the next pass soon, not a tick later.
+bool decay_pass() {
+  if (!g_decay_lock.try_lock()) return false;
+  bool more = false;
+  for (unsigned s = 0; s < kShards && !more; ++s) {
     Shard& sh = g_shards[s];
     uint32_t ev = sh.events.load(std::memory_order_relaxed);
     // Written only when it changed: a shard no thread ever used stays
@@ -201,10 +205,13 @@ void decay_pass() {
       sh.decay_seen = ev;
       continue;
     }
-    if (has_news(sh, ev) && reclaim_shard(s, false) != kBusy) sh.decay_reclaimed = ev;
+    bool cut = false;
+    if (has_news(sh, ev) && reclaim_shard(s, false, 0, kSlice, &cut) != kBusy && !cut) sh.decay_reclaimed = ev;
+    more = cut;
   }
   arena::purge(os::now_ms(), g_delay_ms);
   g_decay_lock.unlock();
+  return more;
 }
 
 // The purger ticks while a decay pass has work ahead, and otherwise sleeps on
@@ -251,7 +258,9 @@ void* purger_main(void*) {
       tick_sleep(tick);
     }
     exit_if_last();
-    decay_pass();
+    // A cut reclaim goes on at once, the shard's lock let go in between, for
+    // at most a tick (remote frees may keep arriving).
+    for (uint32_t start = os::now_ms(); decay_pass() && os::now_ms() - start < tick;) sched_yield();
     bool held = idle::tick(os::now_ms(), g_delay_ms);
     if (held || decay_pending()) {
       armed = false;
@@ -349,7 +358,28 @@ void init_from_env() {
 
 uint32_t purge_delay_ms() { return g_delay_ms; }
 
-size_t reclaim_shard(unsigned s, bool wait, uint32_t idle_ms) {
+namespace {
+// Cuts chain after whole batches of at least *left blocks (all of it when
+// *left is kNoSlice), counting them off *left; returns the rest.
+FreeBlock* cut_chain(FreeBlock* chain, unsigned cls, size_t* left) {
+  if (!chain || *left == kNoSlice) return nullptr;
+  while (*left) {
+    const uint32_t n = batch_count(chain, cls);
+    *left = n < *left ? *left - n : 0;
+    FreeBlock* last = batch_last(chain, cls);
+    FreeBlock* rest = last->next();
+    if (!rest) return nullptr;
+    if (!*left) {
+      last->set_next(nullptr);
+      return rest;
+    }
+    chain = rest;
+  }
+  return nullptr;
+}
+}  // namespace
+
+size_t reclaim_shard(unsigned s, bool wait, uint32_t idle_ms, size_t slice, bool* cut) {
   Shard& sh = g_shards[s];
   if (wait) {
     shard::excl_lock(s);
@@ -364,10 +394,20 @@ size_t reclaim_shard(unsigned s, bool wait, uint32_t idle_ms) {
     RunMeta* touched = nullptr;
     SortPass pass{s, &touched};
     sh.drained[c].store(nullptr, std::memory_order_relaxed);
+    // Each list is drained only while the slice lasts; a cut chain's rest
+    // goes back to drained, emptied above.
+    FreeBlock* rest = cut_chain(drained, c, &slice);
     sort_chain(pass, drained, c);
-    sort_chain(pass, sh.stash[c].drain(), c);
-    sort_chain(pass, sh.central[c].drain(), c);
-    if constexpr (kRemoteLite) sort_list(pass, run_remote::take_all(s, c));
+    for (BlockLists* from : {&sh.stash[c], &sh.central[c]}) {
+      if (rest || !slice) break;
+      FreeBlock* chain = from->drain();
+      rest = cut_chain(chain, c, &slice);
+      sort_chain(pass, chain, c);
+    }
+    if constexpr (kRemoteLite) {
+      if (!rest && slice) sort_list(pass, run_remote::take_all(s, c));
+    }
+    if (rest) sh.drained[c].store(rest, std::memory_order_relaxed);
     for (RunMeta* r = touched, *next; r; r = next) {
       next = r->touched;  // r may be released below, and carved again at once elsewhere
       r->in_pass = 0;
@@ -382,6 +422,10 @@ size_t reclaim_shard(unsigned s, bool wait, uint32_t idle_ms) {
       } else if (!r->partial) {
         partial_link(sh, c, r);
       }
+    }
+    if (!slice) {
+      if (cut) *cut = true;
+      break;
     }
   }
   shard::excl_unlock(s);
@@ -453,7 +497,9 @@ void note_idle_memory(bool kept_large) {
   uint32_t now = os::now_ms();
   if (static_cast<int32_t>(now - g_next_decay_ms.load(std::memory_order_relaxed)) >= 0) {
     g_next_decay_ms.store(now + (g_delay_ms / 4 ? g_delay_ms / 4 : 1), std::memory_order_relaxed);
-    decay_pass();
+    // Cut short: the purger goes on with it, or else the next slow path.
+    if (decay_pass() && !g_purger_started.load(std::memory_order_relaxed))
+      g_next_decay_ms.store(now, std::memory_order_relaxed);
   }
   ensure_purger(kept_large);
   wake_purger();

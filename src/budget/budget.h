@@ -22,8 +22,11 @@ uint32_t purge_delay_ms();
 // Returns the number of runs given back to the page heap, or kBusy when
 // !wait and the shard's OwnerExcl was taken. idle_ms: how long the blocks
 // have been idle already (idle return), counted into the runs' decay.
+// slice: at most this many blocks sorted (kReclaimSliceBlocks for callers
+// inside a malloc or a decay pass); *cut set when blocks were left for later.
 inline constexpr size_t kBusy = ~size_t{0};
-size_t reclaim_shard(unsigned shard, bool wait, uint32_t idle_ms = 0);
+inline constexpr size_t kNoSlice = ~size_t{0};
+size_t reclaim_shard(unsigned shard, bool wait, uint32_t idle_ms = 0, size_t slice = kNoSlice, bool* cut = nullptr);
 size_t reclaim_all(bool wait);
 
 // The arena could not supply pages: flush this thread, ask the others to

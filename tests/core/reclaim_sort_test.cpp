@@ -100,6 +100,60 @@ TEST(ReclaimSort, AThreadWhoseBlocksAreAllFreeLeavesNoRun) {
   EXPECT_LE(hz::arena::usage().in_use_bytes, before + (size_t{256} << 10));
 }
 
+// Counts the free blocks sorted into the shard's partial runs of cls.
+size_t sorted_in(unsigned shard, unsigned cls) {
+  size_t n = 0;
+  for (hz::RunMeta* r = hz::g_shards[shard].partial[cls]; r; r = r->next) n += r->nfree;
+  return n;
+}
+
+// HZ_RECLAIM_SLICE_BLOCKS: a sliced reclaim sorts about a slice and leaves
+// the rest in the shard's drained list; slice after slice, every block
+// lands in its run once, as a whole reclaim would have put it.
+TEST(ReclaimSort, ASlicedReclaimSortsASliceAndLeavesTheRestForTheNext) {
+  if (hz::kHardened) GTEST_SKIP() << "hardened: the quarantine holds freed blocks back";
+  std::thread([] {
+    constexpr size_t kSize = 256;
+    constexpr int kBlocks = 20000;
+    constexpr size_t kSlice = 1000;
+    std::vector<void*> mine;
+    for (int i = 0; i < kBlocks; ++i) mine.push_back(hz_malloc(kSize));
+    const unsigned cls = class_of_block(mine[0]);
+    const unsigned shard = hz::t_cache->real->shard;
+    // Every other block freed: runs stay partial, their free blocks countable.
+    std::vector<void*> live;
+    for (size_t i = 0; i < mine.size(); ++i)
+      if (i % 2) hz_free(mine[i]);
+      else live.push_back(mine[i]);
+    hz::thread_flush_all(hz::t_cache->real);  // the bin and spill too
+    hz::budget::reclaim_shard(shard, true);   // a clean start: nothing sorted pending
+    const size_t base = sorted_in(shard, cls);
+    for (size_t i = 0; i < live.size(); i += 2) hz_free(live[i]);
+    hz::thread_flush_all(hz::t_cache->real);
+    const size_t freed = (live.size() + 1) / 2;
+    bool cut = false;
+    hz::budget::reclaim_shard(shard, true, 0, kSlice, &cut);
+    EXPECT_TRUE(cut);
+    hz::shard::excl_lock(shard);
+    const size_t first = sorted_in(shard, cls) - base;
+    const bool rest_kept = hz::g_shards[shard].drained[cls].load() != nullptr;
+    hz::shard::excl_unlock(shard);
+    EXPECT_GE(first, kSlice);
+    EXPECT_LT(first, kSlice + 256) << "more than a slice and a batch sorted at once";
+    EXPECT_TRUE(rest_kept) << "the rest of the cut chain is not in drained";
+    int slices = 1;
+    while (cut && slices < 1000) {
+      cut = false;
+      hz::budget::reclaim_shard(shard, true, 0, kSlice, &cut);
+      ++slices;
+    }
+    EXPECT_FALSE(cut);
+    EXPECT_GE(slices, static_cast<int>(freed / kSlice)) << "fewer slices than the blocks need";
+    EXPECT_EQ(sorted_in(shard, cls) - base, freed) << "blocks lost or sorted twice across slices";
+    for (size_t i = 1; i < live.size(); i += 2) hz_free(live[i]);
+  }).join();
+}
+
 // wild: the header names a last block outside the heap; else it claims one
 // block more than its batch links.
 void corrupt_a_header_and_reclaim(bool wild) {
