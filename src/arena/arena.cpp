@@ -784,16 +784,12 @@ size_t purge_dirty(RunMeta* m) {
 }
 
 // Each purger tick: a spare seen at the last tick and not reused since is
-// purged (the program has moved on; and memory it takes outside the
-// allocator, its own mappings, does not drop it). Under the lock, as the
-// decay's purges.
-size_t spare_tick() {
-  RunMeta* m = g_heap.spare;
-  if (!m) return 0;
+// dropped, to be purged outside the lock (the program has moved on; and
+// memory it takes outside the allocator, its own mappings, does not drop it).
+unsigned spare_tick(Evict* out) {
+  if (!g_heap.spare) return 0;
   if (g_heap.spare_seen != g_heap.spare_gen) return g_heap.spare_seen = g_heap.spare_gen, 0;
-  g_heap.spare = nullptr;
-  stats::add(stats::kKeepSpareDropped, 1);
-  return purge_dirty(m) << kPageShift;
+  return drop_spare(out);
 }
 
 void purge_evicted(const Evict* ev, unsigned k) {
@@ -1028,22 +1024,43 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   return keep && !purge_now && (kept << kPageShift) >= kLargeKeepPurgerBytes;
 }
 
+// Spans with at least this many dirty pages are purged outside the lock
+// (taken out of the lists meanwhile, as evicted spans are): madvise of a
+// few hundred MB takes tens of ms, and every carve and large malloc waits
+// for the lock.
+constexpr size_t kPurgeUnlockedPages = 256;
+
 size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
-  LockGuard g(g_heap.lock);
-  size_t purged = min_age_ms ? spare_tick() : 0;
-  purged += shrink_tail(now_ms, min_age_ms);
-  if (g_heap.dirty_free == 0) {
-    stats::add(stats::kPurgedBytes, purged);
-    return purged;
+  size_t purged = 0, unlocked = 0;  // purge_evicted counts the second
+  for (bool first = true;; first = false) {
+    Evict ev[kEvictMax];
+    unsigned k = 0;
+    {
+      LockGuard g(g_heap.lock);
+      if (first) {
+        if (min_age_ms && (k = spare_tick(ev))) unlocked += count(ev[0].cut) << kPageShift;
+        purged += shrink_tail(now_ms, min_age_ms);
+      }
+      auto purge_list = [&](RunMeta* head) {
+        for (RunMeta *m = head, *next; m && k < kEvictMax; m = next) {
+          next = m->next;  // m may leave the list
+          if (!count(m->dirty) || now_ms - m->since_ms < min_age_ms) continue;
+          if (count(m->dirty) < kPurgeUnlockedPages) {
+            purged += purge_dirty(m) << kPageShift;
+          } else {
+            unlocked += count(m->dirty) << kPageShift;
+            k += drop(m, ev + k);
+          }
+        }
+      };
+      for (size_t i = 1; i <= kExact && g_heap.dirty_free; ++i) purge_list(g_heap.exact[i]);
+      if (g_heap.dirty_free) purge_list(g_heap.big);
+    }
+    if (!k) break;
+    purge_evicted(ev, k);
   }
-  auto purge_list = [&](RunMeta* head) {
-    for (RunMeta* m = head; m; m = m->next)
-      if (count(m->dirty) && now_ms - m->since_ms >= min_age_ms) purged += purge_dirty(m) << kPageShift;
-  };
-  for (size_t i = 1; i <= kExact; ++i) purge_list(g_heap.exact[i]);
-  purge_list(g_heap.big);
   stats::add(stats::kPurgedBytes, purged);
-  return purged;
+  return purged + unlocked;
 }
 
 size_t pages_available() {
@@ -1070,6 +1087,7 @@ Usage usage() {
   u.mapped_bytes = u.in_use_bytes + u.dirty_free_bytes;
   u.mapped_peak_bytes = g_heap.mapped_peak << kPageShift;
   u.reserved_bytes = g_arena.npages << kPageShift;
+  u.free_bytes = g_heap.free_pages << kPageShift;
   return u;
 }
 

@@ -182,6 +182,7 @@ void reset_lock();
 
 struct Usage {
   size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;
+  size_t free_bytes;  // listed free spans, dirty or not
 };
 Usage usage();
 

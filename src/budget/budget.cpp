@@ -209,8 +209,11 @@ bool decay_pass() {
     if (has_news(sh, ev) && reclaim_shard(s, false, 0, kSlice, &cut) != kBusy && !cut) sh.decay_reclaimed = ev;
     more = cut;
   }
-  arena::purge(os::now_ms(), g_delay_ms);
   g_decay_lock.unlock();
+  // Outside the decay lock: the purge lets the heap's lock go around its
+  // long madvise calls, and a thread holding any lock also holds the solo
+  // gate (common/solo_gate.h), which the program's own thread waits for.
+  arena::purge(os::now_ms(), g_delay_ms);
   return more;
 }
 

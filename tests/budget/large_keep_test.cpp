@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "arena/arena.h"
 #include "config.h"
 #include "reach_util.h"
 
@@ -564,4 +565,34 @@ TEST(LargeKeep, ThreadsReplacingBuffersKeepTheirContents) {
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t) ts.emplace_back(worker, t);
   for (auto& th : ts) th.join();
+}
+
+// The purge of a span with many dirty pages runs outside the heap's lock,
+// the span out of the lists meanwhile (arena.cpp, kPurgeUnlockedPages): it
+// must come back listed, its pages free to place again, not lost to the heap.
+TEST(LargeKeep, SpansPurgedOutsideTheLockAreListedAgain) {
+  constexpr int kBlocks = 16;
+  constexpr size_t kSize = 4 * kMiB;
+  std::vector<char*> v(kBlocks);
+  auto fill = [&] {
+    for (char*& p : v) {
+      p = static_cast<char*>(malloc(kSize));
+      ASSERT_NE(p, nullptr);
+      memset(p, 1, kSize);
+    }
+  };
+  fill();
+  for (int round = 0; round < 3; ++round) {
+    const size_t before = reach::rss_bytes();
+    const size_t listed = hz::arena::usage().free_bytes;
+    for (char* p : v) free(p);
+    malloc_trim(0);
+    const hz::arena::Usage u = hz::arena::usage();
+    EXPECT_EQ(u.dirty_free_bytes, 0u) << "round " << round;
+    // Less a page or two that runs for the test's own small blocks took.
+    EXPECT_GE(u.free_bytes + kMiB, listed + kBlocks * kSize) << "round " << round << ": purged spans not listed again";
+    EXPECT_LT(reach::rss_bytes() + kBlocks * kSize / 2, before) << "round " << round << ": not purged";
+    fill();
+  }
+  for (char* p : v) free(p);
 }
