@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "arena/keep.h"
 #include "check/hardened.h"
@@ -35,6 +38,11 @@ struct Heap {
   size_t dirty_big = 0;  // ... of those on the big list (bounded by keep::limit_pages)
   size_t free_pages = 0; // pages in free spans
   size_t purging = 0;    // pages of free spans out of the lists while being purged
+  // Those spans, linked through next/prev, each with its purging thread's
+  // token (the address of its t_purge_token) in free_list: a fork child puts
+  // back those of threads it does not have (purging_relist).
+  RunMeta* purging_list = nullptr;
+  bool relist_in_child = false;  // set by a child forked without the lock
   size_t mapped_peak = 0;
   // Large keep: the free span outside the bound (keep::AtFree::kSpare), on
   // the big list; null when none. A merge carries it to the merged span.
@@ -691,6 +699,49 @@ void note_peak() {
   if (mapped > g_heap.mapped_peak) __atomic_store_n(&g_heap.mapped_peak, mapped, __ATOMIC_RELAXED);  // free_span reads it unlocked
 }
 
+// ---- spans out of the lists while being purged ----
+HZ_TLS char t_purge_token;  // its address tells the purging thread (the same in a fork child)
+
+void purging_link(RunMeta* m) {
+  g_heap.purging += m->npages;
+  m->free_list = reinterpret_cast<FreeBlock*>(&t_purge_token);
+  m->prev = nullptr;
+  m->next = g_heap.purging_list;
+  if (m->next) m->next->prev = m;
+  g_heap.purging_list = m;
+}
+
+void purging_unlink(RunMeta* m) {
+  HZ_CHECK(g_heap.purging >= m->npages, "page heap: a purged span not counted as purging");
+  g_heap.purging -= m->npages;
+  if (m->prev) m->prev->next = m->next; else g_heap.purging_list = m->next;
+  if (m->next) m->next->prev = m->prev;
+  m->free_list = nullptr;
+}
+
+bool purging_by_others() {
+  for (RunMeta* m = g_heap.purging_list; m; m = m->next)
+    if (m->free_list != reinterpret_cast<FreeBlock*>(&t_purge_token)) return true;
+  return false;
+}
+
+// In a fork child, under the lock: the spans other threads were purging go
+// back on the lists, dirty over their whole range (whether the madvise came
+// before the fork is unknown). This thread's own (a fork from a handler that
+// interrupted its purge) are put back by the interrupted code as it resumes.
+void purging_relist() {
+  g_heap.relist_in_child = false;
+  for (RunMeta *m = g_heap.purging_list, *next; m; m = next) {
+    next = m->next;
+    if (m->free_list == reinterpret_cast<FreeBlock*>(&t_purge_token)) continue;
+    const size_t page = page_of(m), n = m->npages;
+    const PageRange dirty = m->dirty;
+    const uint32_t since = m->since_ms;
+    purging_unlink(m);
+    insert_free(page, n, dirty, since);
+  }
+}
+
 // ---- large keep: the bound (keep.h) ----
 // Dirty pages over the bound are purged oldest first, outside the lock: their
 // span leaves the lists meanwhile, marked in use so that no merge reaches it.
@@ -726,7 +777,7 @@ unsigned take_over_bound(size_t limit, Evict* out) {
     const PageRange left = cut == count(d) ? kClean : below ? PageRange{d.lo + cut, d.hi} : PageRange{d.lo, d.hi - cut};
     list_remove(oldest);
     set_span(page, n, kSpanInUse);
-    g_heap.purging += n;
+    purging_link(oldest);  // its dirty range and clock stay as they were, for a fork child
     out[k++] = {page, n, left, gone, oldest->since_ms};
   }
   return k;
@@ -740,7 +791,7 @@ unsigned drop(RunMeta* m, Evict* out) {
   out[0] = {page, n, kClean, m->dirty, m->since_ms};
   list_remove(m);
   set_span(page, n, kSpanInUse);
-  g_heap.purging += n;
+  purging_link(m);
   return 1;
 }
 unsigned drop_spare(Evict* out) {
@@ -801,7 +852,7 @@ void purge_evicted(const Evict* ev, unsigned k) {
   stats::add(stats::kPurgedBytes, bytes);
   LockGuard g(g_heap.lock);
   for (unsigned i = 0; i < k; ++i) {
-    g_heap.purging -= ev[i].n;
+    purging_unlink(meta_of(ev[i].page));
     insert_free(ev[i].page, ev[i].n, ev[i].keep, ev[i].since);
   }
 }
@@ -1037,6 +1088,7 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
     unsigned k = 0;
     {
       LockGuard g(g_heap.lock);
+      if (HZ_UNLIKELY(g_heap.relist_in_child)) purging_relist();
       if (first) {
         if (min_age_ms && (k = spare_tick(ev))) unlocked += count(ev[0].cut) << kPageShift;
         purged += shrink_tail(now_ms, min_age_ms);
@@ -1044,7 +1096,10 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
       auto purge_list = [&](RunMeta* head) {
         for (RunMeta *m = head, *next; m && k < kEvictMax; m = next) {
           next = m->next;  // m may leave the list
-          if (!count(m->dirty) || now_ms - m->since_ms < min_age_ms) continue;
+          // Freed after this purge began: another round's (a trim beside
+          // threads freeing large blocks would chase their frees).
+          if (!count(m->dirty) || now_ms - m->since_ms < min_age_ms || static_cast<int32_t>(m->since_ms - now_ms) > 0)
+            continue;
           if (count(m->dirty) < kPurgeUnlockedPages) {
             purged += purge_dirty(m) << kPageShift;
           } else {
@@ -1078,6 +1133,28 @@ bool might_fit(size_t npages) {
 void lock() { g_heap.lock.lock(); }
 void unlock() { g_heap.lock.unlock(); }
 void reset_lock() { g_heap.lock.reset(); }
+
+void fork_child(bool locked) {
+  if (!locked) {  // the interrupted code may hold the lock: the next purge or wait does it
+    g_heap.relist_in_child = true;
+    return;
+  }
+  LockGuard g(g_heap.lock);
+  purging_relist();
+}
+
+bool wait_purges() {
+  for (int i = 0; i < 2000; ++i) {  // 200 ms at most: a madvise of a few GB
+    {
+      LockGuard g(g_heap.lock);
+      if (HZ_UNLIKELY(g_heap.relist_in_child)) purging_relist();
+      if (!purging_by_others()) return i > 0;
+    }
+    struct timespec ts = {0, 100000};
+    syscall(SYS_nanosleep, &ts, nullptr);  // libc's is a cancellation point
+  }
+  return true;
+}
 
 Usage usage() {
   LockGuard g(g_heap.lock);

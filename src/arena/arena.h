@@ -179,6 +179,15 @@ bool might_fit(size_t npages);
 void lock();
 void unlock();
 void reset_lock();
+// In a fork child: the spans other threads were purging outside the lock go
+// back on the lists (at once when the fork took the locks, else at the next
+// purge or wait_purges).
+void fork_child(bool locked);
+// Waits (at most 200 ms) until no other thread is purging spans outside the
+// lock, so that their pages are on the lists again. For the exhaustion path:
+// a request must not fail while the pages it needs are out being purged.
+// Returns true when it waited.
+bool wait_purges();
 
 struct Usage {
   size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;

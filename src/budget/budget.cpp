@@ -464,6 +464,7 @@ bool on_exhaustion(size_t pages_needed, bool patient) {
   // covers what is missing (else a failing malloc cost 31 ms of sleeps).
   for (int attempt = 0; attempt < (patient ? 5 : 1); ++attempt) {
     reclaim_all(true);
+    arena::wait_purges();  // pages out of the lists being purged by other threads
     const size_t have = arena::pages_available();
     if (have >= pages_needed) return true;
     const size_t others = live_thread_count() - (tc->live ? 1 : 0);

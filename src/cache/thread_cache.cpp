@@ -622,11 +622,13 @@ void fork_child() {
     // The interrupted slow path holds what locks it holds, and ends them in
     // the child too; the purger is not there.
     budget::fork_child_unlocked();
+    arena::fork_child(false);
     return;
   }
   idle::fork_child();
   g_orphan_lock.reset();
   arena::reset_lock();
+  arena::fork_child(true);
   g_pool_lock.reset();
   // Only this thread exists in the child: other caches are unreachable.
   ThreadCache* me = t_cache->live ? t_cache : nullptr;
