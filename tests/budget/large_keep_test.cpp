@@ -571,6 +571,7 @@ TEST(LargeKeep, ThreadsReplacingBuffersKeepTheirContents) {
 // the span out of the lists meanwhile (arena.cpp, kPurgeUnlockedPages): it
 // must come back listed, its pages free to place again, not lost to the heap.
 TEST(LargeKeep, SpansPurgedOutsideTheLockAreListedAgain) {
+  if (!hz::kLargeKeep) GTEST_SKIP() << "HZ_LARGE_KEEP off in this build (hardened: freed spans are quarantined)";
   constexpr int kBlocks = 16;
   constexpr size_t kSize = 4 * kMiB;
   std::vector<char*> v(kBlocks);
