@@ -43,6 +43,7 @@ struct Heap {
   // back those of threads it does not have (purging_relist).
   RunMeta* purging_list = nullptr;
   bool relist_in_child = false;  // set by a child forked without the lock
+  const void* fork_token = nullptr;  // in a fork child: the forking thread's token
   size_t mapped_peak = 0;
   // Large keep: the free span outside the bound (keep::AtFree::kSpare), on
   // the big list; null when none. A merge carries it to the merged span.
@@ -727,13 +728,16 @@ bool purging_by_others() {
 
 // In a fork child, under the lock: the spans other threads were purging go
 // back on the lists, dirty over their whole range (whether the madvise came
-// before the fork is unknown). This thread's own (a fork from a handler that
-// interrupted its purge) are put back by the interrupted code as it resumes.
+// before the fork is unknown). The forking thread's own (a fork from a
+// handler that interrupted its purge) are put back by the interrupted code as
+// it resumes. Compared with the token recorded at the fork, not the caller's:
+// a thread the child creates may get a dead thread's stack, TLS and token
+// from glibc's stack cache (the purger's 64 KiB one, for a 64 KiB thread).
 void purging_relist() {
   g_heap.relist_in_child = false;
   for (RunMeta *m = g_heap.purging_list, *next; m; m = next) {
     next = m->next;
-    if (m->free_list == reinterpret_cast<FreeBlock*>(&t_purge_token)) continue;
+    if (m->free_list == g_heap.fork_token) continue;
     const size_t page = page_of(m), n = m->npages;
     const PageRange dirty = m->dirty;
     const uint32_t since = m->since_ms;
@@ -1135,6 +1139,7 @@ void unlock() { g_heap.lock.unlock(); }
 void reset_lock() { g_heap.lock.reset(); }
 
 void fork_child(bool locked) {
+  g_heap.fork_token = &t_purge_token;  // on the forking thread
   if (!locked) {  // the interrupted code may hold the lock: the next purge or wait does it
     g_heap.relist_in_child = true;
     return;
