@@ -39,11 +39,13 @@ struct Heap {
   size_t free_pages = 0; // pages in free spans
   size_t purging = 0;    // pages of free spans out of the lists while being purged
   // Those spans, linked through next/prev, each with its purging thread's
-  // token (the address of its t_purge_token) in free_list: a fork child puts
-  // back those of threads it does not have (purging_relist).
+  // token (the address of its t_purge_token) in free_list and the fork
+  // generation it was linked in in free_tail: a fork child puts back those of
+  // threads it does not have (purging_relist).
   RunMeta* purging_list = nullptr;
   bool relist_in_child = false;  // set by a child forked without the lock
   const void* fork_token = nullptr;  // in a fork child: the forking thread's token
+  uint32_t fork_gen = 0;             // forks this process descends from (purging_relist)
   size_t mapped_peak = 0;
   // Large keep: the free span outside the bound (keep::AtFree::kSpare), on
   // the big list; null when none. A merge carries it to the merged span.
@@ -706,6 +708,7 @@ HZ_TLS char t_purge_token;  // its address tells the purging thread (the same in
 void purging_link(RunMeta* m) {
   g_heap.purging += m->npages;
   m->free_list = reinterpret_cast<FreeBlock*>(&t_purge_token);
+  m->free_tail = reinterpret_cast<FreeBlock*>(uintptr_t{g_heap.fork_gen});
   m->prev = nullptr;
   m->next = g_heap.purging_list;
   if (m->next) m->next->prev = m;
@@ -717,7 +720,7 @@ void purging_unlink(RunMeta* m) {
   g_heap.purging -= m->npages;
   if (m->prev) m->prev->next = m->next; else g_heap.purging_list = m->next;
   if (m->next) m->next->prev = m->prev;
-  m->free_list = nullptr;
+  m->free_list = m->free_tail = nullptr;
 }
 
 bool purging_by_others() {
@@ -726,18 +729,23 @@ bool purging_by_others() {
   return false;
 }
 
-// In a fork child, under the lock: the spans other threads were purging go
-// back on the lists, dirty over their whole range (whether the madvise came
-// before the fork is unknown). The forking thread's own (a fork from a
-// handler that interrupted its purge) are put back by the interrupted code as
-// it resumes. Compared with the token recorded at the fork, not the caller's:
-// a thread the child creates may get a dead thread's stack, TLS and token
-// from glibc's stack cache (the purger's 64 KiB one, for a 64 KiB thread).
+// In a fork child, under the lock: the spans threads of the parent (and
+// earlier ancestors) were purging go back on the lists, dirty over their
+// whole range (whether the madvise came before the fork is unknown). Not:
+// - spans linked in this process (a lazy relist runs after the child's own
+//   threads may have started purging);
+// - the forking thread's own from the parent (a fork from a handler that
+//   interrupted its purge): the interrupted code puts them back as it
+//   resumes. Told by the token recorded at the fork and the parent's
+//   generation: a thread the child creates may get a dead thread's stack,
+//   TLS and token from glibc's stack cache (the purger's 64 KiB one).
 void purging_relist() {
   g_heap.relist_in_child = false;
   for (RunMeta *m = g_heap.purging_list, *next; m; m = next) {
     next = m->next;
-    if (m->free_list == g_heap.fork_token) continue;
+    const uint32_t gen = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(m->free_tail));
+    if (gen == g_heap.fork_gen) continue;
+    if (m->free_list == g_heap.fork_token && gen == g_heap.fork_gen - 1) continue;
     const size_t page = page_of(m), n = m->npages;
     const PageRange dirty = m->dirty;
     const uint32_t since = m->since_ms;
@@ -1140,6 +1148,7 @@ void reset_lock() { g_heap.lock.reset(); }
 
 void fork_child(bool locked) {
   g_heap.fork_token = &t_purge_token;  // on the forking thread
+  ++g_heap.fork_gen;
   if (!locked) {  // the interrupted code may hold the lock: the next purge or wait does it
     g_heap.relist_in_child = true;
     return;

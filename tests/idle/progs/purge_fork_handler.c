@@ -6,8 +6,11 @@
 // thread with a 64 KiB stack, which glibc serves from its cache with the
 // purger's stack, TLS and purge token. Every child must then get as many
 // 32 MiB blocks as the others: before the fix, 3-4 children of 40 lost 256
-// MiB for good (a break-it helper's program).
-// Run: HAKOZUNA_ARENA_SIZE=1G HAKOZUNA_PURGE_DELAY_MS=1 ./purge_fork_handler [children]
+// MiB for good (a break-it helper's program). Mode "twice": that thread
+// forks a grandchild instead (a fork with the locks, from a thread with the
+// dead purger's token), and the grandchild counts: 2-8 of 40 lost 256 MiB
+// before the relist told the generations apart (a third helper's variant).
+// Run: HAKOZUNA_ARENA_SIZE=1G HAKOZUNA_PURGE_DELAY_MS=1 ./purge_fork_handler [children [twice]]
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
@@ -33,9 +36,24 @@ static void on_alarm(int sig) {
   forked = 1;
 }
 
-static void* trim(void* a) {
-  malloc_trim(0);
-  return a;
+static int twice = 0;
+
+static int count_blocks(void) {
+  int n = 0;
+  while (n < 60 && malloc(BLOCK)) n++;
+  return n;
+}
+
+static void* first_purge(void* a) {
+  if (!twice) {
+    malloc_trim(0);
+    return a;
+  }
+  pid_t g = fork();
+  if (g == 0) _exit(count_blocks());
+  int st;
+  waitpid(g, &st, 0);
+  return (void*)(long)(WIFEXITED(st) ? WEXITSTATUS(st) : 100);
 }
 
 static double now(void) {
@@ -49,15 +67,15 @@ static void child(void) {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 64 << 10);
   pthread_t t;
-  if (pthread_create(&t, &attr, trim, NULL)) _exit(100);
-  pthread_join(t, NULL);
-  int n = 0;
-  while (n < 60 && malloc(BLOCK)) n++;
-  _exit(n);
+  void* r;
+  if (pthread_create(&t, &attr, first_purge, NULL)) _exit(100);
+  pthread_join(t, &r);
+  _exit(twice ? (int)(long)r : count_blocks());
 }
 
 int main(int argc, char** argv) {
   int iters = argc > 1 ? atoi(argv[1]) : 40;
+  twice = argc > 2 && strcmp(argv[2], "twice") == 0;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;
