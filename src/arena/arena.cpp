@@ -1157,17 +1157,16 @@ void fork_child(bool locked) {
   purging_relist();
 }
 
-bool wait_purges() {
+void wait_purges() {
   for (int i = 0; i < 2000; ++i) {  // 200 ms at most: a madvise of a few GB
     {
       LockGuard g(g_heap.lock);
       if (HZ_UNLIKELY(g_heap.relist_in_child)) purging_relist();
-      if (!purging_by_others()) return i > 0;
+      if (!purging_by_others()) return;
     }
     struct timespec ts = {0, 100000};
     syscall(SYS_nanosleep, &ts, nullptr);  // libc's is a cancellation point
   }
-  return true;
 }
 
 Usage usage() {

@@ -186,8 +186,7 @@ void fork_child(bool locked);
 // Waits (at most 200 ms) until no other thread is purging spans outside the
 // lock, so that their pages are on the lists again. For the exhaustion path:
 // a request must not fail while the pages it needs are out being purged.
-// Returns true when it waited.
-bool wait_purges();
+void wait_purges();
 
 struct Usage {
   size_t in_use_bytes, dirty_free_bytes, mapped_bytes, mapped_peak_bytes, reserved_bytes;
