@@ -36,7 +36,6 @@ constinit std::atomic<uint32_t> g_purger_retry_ms{0};  // after a failure, no ne
 constinit std::atomic<bool> g_purger_failed{false};
 constinit std::atomic<uint32_t> g_next_decay_ms{0};
 constinit SpinLock g_decay_lock;
-constexpr size_t kSlice = kReclaimSliceBlocks ? kReclaimSliceBlocks : kNoSlice;
 
 RunMeta* run_of(const FreeBlock* b) {
   size_t page = arena::page_of(b);
@@ -427,6 +426,7 @@ size_t reclaim_shard(unsigned s, bool wait, uint32_t idle_ms, size_t slice, bool
       }
     }
     if (!slice) {
+      stats::add(stats::kReclaimCut, 1);
       if (cut) *cut = true;
       break;
     }
@@ -515,7 +515,6 @@ void note_last_cache_gone() {
   if (!g_purger_started.load(std::memory_order_relaxed)) return;
   g_last_gone.store(1, std::memory_order_release);
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_last_gone), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-  wake_purger();
 }
 
 void start_background() { ensure_purger(); }

@@ -26,6 +26,7 @@ uint32_t purge_delay_ms();
 // inside a malloc or a decay pass); *cut set when blocks were left for later.
 inline constexpr size_t kBusy = ~size_t{0};
 inline constexpr size_t kNoSlice = ~size_t{0};
+inline constexpr size_t kSlice = kReclaimSliceBlocks ? kReclaimSliceBlocks : kNoSlice;
 size_t reclaim_shard(unsigned shard, bool wait, uint32_t idle_ms = 0, size_t slice = kNoSlice, bool* cut = nullptr);
 size_t reclaim_all(bool wait);
 
@@ -54,6 +55,7 @@ void note_idle_memory(bool kept_large = false);
 void note_remote_frees();
 // The last thread cache was released: the purger looks at once whether the
 // process is ending (a main gone by pthread_exit), instead of at its next tick.
+// Wakes the tick's sleep only; release_cache's note_idle_memory wakes an idle one.
 void note_last_cache_gone();
 // Starts the background purger if the process has several threads. It
 // allocates (pthread_create): call only where the calling thread's cache is

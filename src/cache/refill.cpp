@@ -277,8 +277,7 @@ void refill(ThreadCache* tc, unsigned cls) {
   // class's blocks leaves them in a sorted run, taken right after).
   if constexpr (kGrowReclaimBytes != 0) {
     if (__atomic_load_n(&sh.grown, __ATOMIC_RELAXED) >= kGrowReclaimBytes &&
-        budget::reclaim_shard(tc->shard, false, 0, kReclaimSliceBlocks ? kReclaimSliceBlocks : budget::kNoSlice) !=
-            budget::kBusy) {
+        budget::reclaim_shard(tc->shard, false, 0, budget::kSlice) != budget::kBusy) {
       stats::add(stats::kGrowReclaim, 1);
       if (has_shared(sh, cls) && refill_shared(tc, cls)) return;
     }
