@@ -25,6 +25,9 @@ namespace {
 // Free spans of 1..kExact pages sit on exact lists; longer ones on one list
 // searched best-fit (they are few).
 constexpr size_t kExact = 256;
+// Free spans are readable and writable but in the hardened build, where a
+// freed large span is closed and every span is opened as it is handed out.
+constexpr bool kFreeSpansOpen = !kHardened;
 
 struct Heap {
   SpinLock lock;
@@ -46,6 +49,7 @@ struct Heap {
   bool relist_in_child = false;  // set by a child forked without the lock
   const void* fork_token = nullptr;  // in a fork child: the forking thread's token
   uint32_t fork_gen = 0;             // forks this process descends from (purging_relist)
+  uint32_t fork_chain = 0;  // the generation since which every fork was made by fork_token's thread
   size_t mapped_peak = 0;
   // Large keep: the free span outside the bound (keep::AtFree::kSpare), on
   // the big list; null when none. A merge carries it to the merged span.
@@ -734,18 +738,19 @@ bool purging_by_others() {
 // whole range (whether the madvise came before the fork is unknown). Not:
 // - spans linked in this process (a lazy relist runs after the child's own
 //   threads may have started purging);
-// - the forking thread's own from the parent (a fork from a handler that
-//   interrupted its purge): the interrupted code puts them back as it
-//   resumes. Told by the token recorded at the fork and the parent's
-//   generation: a thread the child creates may get a dead thread's stack,
-//   TLS and token from glibc's stack cache (the purger's 64 KiB one).
+// - the forking thread's own from its ancestors (a fork from a handler that
+//   interrupted its purge, and the forks that child's handler makes in
+//   turn): the interrupted code puts them back as it resumes. Told by the
+//   token recorded at the fork and the generations since which that thread
+//   made every fork: a thread the child creates may get a dead thread's
+//   stack, TLS and token from glibc's stack cache (the purger's 64 KiB one).
 void purging_relist() {
   g_heap.relist_in_child = false;
   for (RunMeta *m = g_heap.purging_list, *next; m; m = next) {
     next = m->next;
     const uint32_t gen = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(m->free_tail));
     if (gen == g_heap.fork_gen) continue;
-    if (m->free_list == g_heap.fork_token && gen == g_heap.fork_gen - 1) continue;
+    if (m->free_list == g_heap.fork_token && gen >= g_heap.fork_chain) continue;
     const size_t page = page_of(m), n = m->npages;
     const PageRange dirty = m->dirty;
     const uint32_t since = m->since_ms;
@@ -839,7 +844,7 @@ unsigned spare_after_placement(bool in_spare, bool large, size_t reused, size_t 
 size_t purge_dirty(RunMeta* m) {
   const size_t d = count(m->dirty);
   if (!d) return 0;
-  os::purge(page_addr(page_of(m) + m->dirty.lo), d << kPageShift);
+  os::purge(page_addr(page_of(m) + m->dirty.lo), d << kPageShift, kFreeSpansOpen);
   g_heap.dirty_free -= d;
   if (m->npages > kExact) g_heap.dirty_big -= d;
   m->dirty = kClean;
@@ -858,7 +863,7 @@ unsigned spare_tick(Evict* out) {
 void purge_evicted(const Evict* ev, unsigned k) {
   size_t bytes = 0;
   for (unsigned i = 0; i < k; ++i) {
-    os::purge(page_addr(ev[i].page + ev[i].cut.lo), count(ev[i].cut) << kPageShift);
+    os::purge(page_addr(ev[i].page + ev[i].cut.lo), count(ev[i].cut) << kPageShift, kFreeSpansOpen);
     bytes += count(ev[i].cut) << kPageShift;
   }
   stats::add(stats::kPurgedBytes, bytes);
@@ -1059,7 +1064,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
                                   : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0, under_rlimit && !as_keep);
   const bool purge_now = fate == keep::AtFree::kPurge;
   if (purge_now) {
-    os::purge(page_addr(page), n << kPageShift);  // outside the lock: syscalls are slow
+    os::purge(page_addr(page), n << kPageShift, kFreeSpansOpen);  // outside the lock: syscalls are slow
     stats::add(stats::kPurgedBytes, n << kPageShift);
   }
   Evict ev[kEvictMax];
@@ -1147,6 +1152,7 @@ void unlock() { g_heap.lock.unlock(); }
 void reset_lock() { g_heap.lock.reset(); }
 
 void fork_child(bool locked) {
+  if (g_heap.fork_token != &t_purge_token) g_heap.fork_chain = g_heap.fork_gen;  // the parent's
   g_heap.fork_token = &t_purge_token;  // on the forking thread
   ++g_heap.fork_gen;
   if (!locked) {  // the interrupted code may hold the lock: the next purge or wait does it

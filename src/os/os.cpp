@@ -54,7 +54,19 @@ bool reserve_at(void* p, size_t size, bool accessible) {
 
 bool release(void* p, size_t size) { return munmap(p, size) == 0; }
 
-void purge(void* p, size_t size) { madvise(p, size, MADV_DONTNEED); }
+bool purge(void* p, size_t size, bool accessible) {
+  const int saved = errno;  // a free or a trim must not change the program's errno
+  bool dropped = madvise(p, size, MADV_DONTNEED) == 0;
+  // Locked pages (mlock, mlockall) refuse it (EINVAL) and keep their bytes,
+  // but the callers count on zeros (calloc skips its memset over purged
+  // pages; thread caches are carved unwritten): fresh pages replace them.
+  if (!dropped && errno != ENOMEM) {
+    void* q = mmap(p, size, accessible ? kProt : PROT_NONE, kFlags | MAP_FIXED, -1, 0);
+    if (q == MAP_FAILED && accessible) memset(p, 0, size);  // at the mapping limit
+  }
+  errno = saved;
+  return dropped;
+}
 
 bool protect(void* p, size_t size, bool accessible) { return mprotect(p, size, accessible ? kProt : PROT_NONE) == 0; }
 

@@ -17,8 +17,11 @@ bool reserve_at(void* p, size_t size, bool accessible = true);
 // Unmaps [p, p+size); false if the kernel refused (at the mapping limit,
 // an unmap that splits a mapping in two).
 bool release(void* p, size_t size);
-// Drops the pages' contents; they read back as zero and cost no RSS.
-void purge(void* p, size_t size);
+// Drops the pages' contents; they read back as zero and cost no RSS. Where
+// the kernel refuses (locked pages) fresh pages are mapped over them, with
+// no access unless `accessible` (a range that may hold the hardened build's
+// closed spans); false then.
+bool purge(void* p, size_t size, bool accessible = true);
 // Makes [p, p+size) readable and writable, or inaccessible (hardened build:
 // guard pages, freed spans). False if the kernel refused (too many mappings).
 bool protect(void* p, size_t size, bool accessible);
