@@ -148,6 +148,13 @@ inline constexpr size_t kSpillMaxBytes = HZ_SPILL_MAX_BYTES;
 #define HZ_BIN_MAX_BYTES (256 << 10)
 #endif
 inline constexpr size_t kBinMaxBytes = HZ_BIN_MAX_BYTES;
+// ... and small classes at least this many bytes (4 refills of 64 blocks are
+// only 4 KiB of 16 B blocks): a burst of a few thousand small blocks freed
+// stays in the bin instead of going through central and back. 0: off.
+#ifndef HZ_BIN_MIN_BYTES
+#define HZ_BIN_MIN_BYTES (64 << 10)
+#endif
+inline constexpr size_t kBinMinBytes = HZ_BIN_MIN_BYTES;
 // Slow start: a new thread's bins begin at this limit and double at each
 // refill or overflow up to their class's limit (first refills take a quarter
 // of it), so short-lived threads and processes touch few pages.

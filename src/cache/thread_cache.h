@@ -22,7 +22,7 @@ namespace hz {
 struct Bin {
   FreeBlock* head;
   int32_t room;  // max - count; a free that takes it below zero flushes to central
-  uint16_t max;  // a class's bin_max is at most 4 batches of 64
+  uint16_t max;  // a class's bin_max: at most 8192 (size_class.h)
   uint16_t cls;
   uint64_t key;    // the class's free key (kTables.key, check/free_key.h)
   uint64_t magic;  // kDivMagic[cls]; 0 in every bin no block may be pushed to

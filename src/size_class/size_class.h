@@ -84,7 +84,9 @@ constexpr std::array<ClassInfo, kNumClasses> make_classes() {
     uint32_t batch = 32768 / ci.size;
     ci.batch = static_cast<uint16_t>(batch < 2 ? 2 : batch > 64 ? 64 : batch);
     uint32_t by_bytes = static_cast<uint32_t>(kBinMaxBytes / ci.size);
-    ci.bin_max = 4u * ci.batch < by_bytes ? 4u * ci.batch : by_bytes < 2 ? 2 : by_bytes;
+    uint32_t by_min = static_cast<uint32_t>(kBinMinBytes / ci.size);
+    uint32_t want = 4u * ci.batch > by_min ? 4u * ci.batch : by_min > 8192 ? 8192 : by_min;
+    ci.bin_max = want < by_bytes ? want : by_bytes < 2 ? 2 : by_bytes;
     ci.div_magic = ~uint64_t{0} / ci.size + 1;
   }
   return t;

@@ -1,5 +1,6 @@
 // Size classes: every size maps to the smallest class that holds it; runs
 // waste little; the divisibility magic agrees with %.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include "size_class/size_class.h"
@@ -32,6 +33,20 @@ TEST(SizeClass, RunsHoldAtLeastOneBlockAndWasteLittle) {
     EXPECT_LE((bytes - ci.capacity * size_t{ci.size}) * 16, bytes) << "class " << c;
     EXPECT_GE(ci.bin_max, ci.batch);
   }
+}
+
+// HZ_BIN_MIN_BYTES: a burst of small blocks freed (glibc's simple benchmark:
+// 1600 of 16-64 B) stays in the bin; no bin passes HZ_BIN_MAX_BYTES.
+TEST(SizeClass, BinsHoldAtLeastTheFloorAndAtMostTheBound) {
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    const ClassInfo& ci = kClasses[c];
+    const size_t floor_blocks = std::min<size_t>(kBinMinBytes / ci.size, 8192);
+    const size_t bound_blocks = std::max<size_t>(kBinMaxBytes / ci.size, 2);
+    EXPECT_GE(ci.bin_max, std::min(floor_blocks, bound_blocks)) << "class " << c;
+    EXPECT_GE(ci.bin_max, std::min<size_t>(4u * ci.batch, bound_blocks)) << "class " << c;
+    EXPECT_LE(ci.bin_max, bound_blocks) << "class " << c;
+  }
+  if constexpr (kBinMinBytes >= 64 * 1024) EXPECT_GE(kClasses[class_of(16)].bin_max, 1600u);
 }
 
 TEST(SizeClass, DivisibilityMagicMatchesModulo) {
