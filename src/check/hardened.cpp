@@ -68,6 +68,13 @@ bool still_zero(const void* p, size_t from, size_t block) {
   return (or_words(w, from, edge) | or_words(w, words - edge, words)) == 0;
 }
 
+// A block of a size class, not a page span: an alignment past a page is
+// served by a span whatever its size, and the pages of a span hold what the
+// page heap left there (a released run's blocks, the middle of a large one).
+bool in_class(const void* p, size_t block) {
+  return block <= kSmallMax && tag_class(tag_at(arena_offset(p))) != kLargeClass;
+}
+
 // A block just handed out by the core: still zero past the core's words, as
 // its free left it (else the program wrote after free, or an underflow of
 // its neighbour reached it). It leaves zeroed, with its canary.
@@ -76,9 +83,11 @@ void* finish_alloc(void* p, size_t need, const char* call) {
   size_t block = block_size(p);
   // A free list whose link was forged to a free block of a smaller class.
   if (HZ_UNLIKELY(block < need)) heap_corruption("a free list handed out a block of another size class", p);
-  if (block <= kSmallMax) {
+  if (in_class(p, block)) {
     if (HZ_UNLIKELY(!still_zero(p, kCoreWords / 8, block))) misuse(call, "write after free detected in block", p);
     memset(p, 0, block < kCoreWords ? block : kCoreWords);
+  } else if (block <= kHardenedZeroMax) {
+    memset(p, 0, block);
   }
   *canary_at(p, block) = canary(p);
   return p;
@@ -162,7 +171,7 @@ void quarantine(FreeBlock* b, size_t block) {
 size_t check_live(void* p, const char* call) {
   size_t block = block_size(p);
   if (HZ_UNLIKELY(block == 0)) bad_pointer(call, p);
-  if (block <= kSmallMax && HZ_UNLIKELY(is_free_block(p, class_of(block)))) double_free(call, p);
+  if (in_class(p, block) && HZ_UNLIKELY(is_free_block(p, class_of(block)))) double_free(call, p);
   if (HZ_UNLIKELY(*canary_at(p, block) != canary(p))) misuse(call, "heap overflow detected in block", p);
   return block;
 }
@@ -205,7 +214,7 @@ void free(void* p, const char* call) {
   if (!p) return;
   if (arena_offset(p) >= g_pagemap.size) return free_outside(p, call);
   size_t block = check_live(p, call);
-  if (block > kSmallMax) return quarantine_span(p, block);
+  if (!in_class(p, block)) return quarantine_span(p, block);
   if (block <= kHardenedZeroMax) {
     memset(p, 0, block);
   } else {
