@@ -28,7 +28,12 @@ add_executable(hz_rlimit_threads ${HZ_PRELOAD_DIR}/rlimit_threads.c)
 target_compile_options(hz_rlimit_threads PRIVATE -fno-builtin)
 target_link_libraries(hz_rlimit_threads PRIVATE Threads::Threads)
 
+# ... and gives a block realloc moves room to grow into while far from it.
+add_executable(hz_rlimit_realloc ${HZ_PRELOAD_DIR}/rlimit_realloc.c)
+target_compile_options(hz_rlimit_realloc PRIVATE -fno-builtin)
+
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
+hz_preload_test(rlimit.realloc rlimit_realloc.sh $<TARGET_FILE:hz_rlimit_realloc>)
 hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes> $<TARGET_FILE:hz_rlimit_stress>
   $<TARGET_FILE:hz_rlimit_threads> $<TARGET_FILE:hz_rlimit_scattered>)
 # Not in the hardened build: its guard pages and quarantine make the 1000
