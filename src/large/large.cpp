@@ -109,13 +109,16 @@ void* alloc_moved(size_t old, size_t size) {
     // Under a limit (the arena's, or RLIMIT_AS) the room counts against it
     // for the block's life, and rooms add up: an eighth of what was left,
     // per block, had realloc fail at 67% of HAKOZUNA_ARENA_SIZE=512M live,
-    // the build before at 98%. So only while what is in use, with this
-    // room, stays under a quarter of the limit: none at all made each step
-    // of a buffer grown by realloc a copy (perl's Storable under `ulimit -v
-    // 4G`: 2 381 moves, 32 GB copied and purged, 4.5x glibc's time).
+    // the build before at 98%. None at all made each step of a buffer grown
+    // by realloc a copy (perl's Storable under `ulimit -v 4G`: 2 381 moves,
+    // 32 GB copied and purged, 4.5x glibc's time). So the room shrinks with
+    // what is left: at most a sixteenth of it.
     size_t limit = os::address_space_limit();
     if (options::get().arena_size_set && options::get().arena_size < limit) limit = options::get().arena_size;
-    if (limit != os::kUnlimited && arena::usage().in_use_bytes + want > limit / 4) want = size;
+    if (limit != os::kUnlimited) {
+      const size_t in_use = arena::usage().in_use_bytes, left = limit > in_use ? limit - in_use : 0;
+      if (want - size > left / 16) want = size + left / 16;
+    }
   }
   if (want > size) {
     const int saved = errno;  // the room's refusal is not the caller's business
