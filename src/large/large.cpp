@@ -112,11 +112,10 @@ void* alloc_moved(size_t old, size_t size) {
     // the build before at 98%. None at all made each step of a buffer grown
     // by realloc a copy (perl's Storable under `ulimit -v 4G`: 2 381 moves,
     // 32 GB copied and purged, 4.5x glibc's time). So the room shrinks with
-    // what is left: at most a sixteenth of it.
-    size_t limit = os::address_space_limit();
-    if (options::get().arena_size_set && options::get().arena_size < limit) limit = options::get().arena_size;
-    if (limit != os::kUnlimited) {
-      const size_t in_use = arena::usage().in_use_bytes, left = limit > in_use ? limit - in_use : 0;
+    // what is left (what the page heap could still hand out under the
+    // limits): at most a sixteenth of it.
+    if (options::get().arena_size_set || os::address_space_limit() != os::kUnlimited) {
+      const size_t left = arena::pages_available() << kPageShift;
       if (want - size > left / 16) want = size + left / 16;
     }
   }
