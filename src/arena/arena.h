@@ -114,7 +114,8 @@ struct RunMeta {
 // end), so base, tags and meta never move and are read without locks; npages
 // and g_pagemap.size change by release stores under the page-heap lock. Under
 // RLIMIT_AS they also shrink (free data at the end is unmapped), but tags and
-// meta stay mapped: a reader holding an older, larger size still reads them.
+// meta stay mapped and open: a reader holding an older, larger size still
+// reads them. Tags and meta are opened with the data (reserve.cpp).
 struct ArenaState {
   RunMeta* meta = nullptr;  // one per page
   size_t npages = 0;        // reserved pages

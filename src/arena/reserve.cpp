@@ -1,6 +1,7 @@
 // The reservation: one range of address space for the data, with two side
 // arrays (page tags, run metadata), placed at random with room to grow in
-// place; mapped inaccessible past the heap's top and opened as top passes.
+// place; all three mapped inaccessible past the heap's top and opened as top
+// passes.
 // Its growth, the holes (free spans unmapped when the top cannot grow), the
 // shrink of its tail under RLIMIT_AS, and what the heap could still reach.
 #include <errno.h>
@@ -63,6 +64,11 @@ struct Reservation {
   // shrink unmaps data only, since free() reads tags (and reclaim meta)
   // without the lock, possibly with a size loaded before the shrink.
   size_t tags_mapped = 0, meta_mapped = 0;
+  // Bytes opened (readable, writable) of each, from the start: they follow
+  // the data's g_open and never close again, since free() reads tags
+  // without the lock. A side array open from the start filled 4.5 GiB under
+  // mlockall (which fills every accessible page).
+  size_t tags_open = 0, meta_open = 0;
   // The last extension refused (at this size, this RLIMIT_AS and room): not
   // promised again by pages_available() while nothing got better.
   size_t refused_at = 0, refused_pages = 0, refused_limit = 0, refused_room = 0;
@@ -107,6 +113,33 @@ size_t pages_for_growth(size_t cur, size_t bytes) {
   size_t more = bytes >> kPageShift;
   if (more > cheap) more = cheap + pages_for(bytes - (cheap << kPageShift));
   return more / kArenaGrowPages * kArenaGrowPages;
+}
+
+// Pages whose tag and run record are open: g_pagemap.size never passes them.
+size_t side_open() {
+  size_t t = g_res.tags_open / sizeof(PageTag), m = g_res.meta_open / sizeof(RunMeta);
+  return t < m ? t : m;
+}
+void publish_size() {
+  size_t n = side_open() < g_arena.npages ? side_open() : g_arena.npages;
+  __atomic_store_n(&g_pagemap.size, n << kPageShift, __ATOMIC_RELEASE);
+}
+// Opens the side arrays for the pages below end (in grains), then lets free()
+// see those pages.
+bool open_side(size_t end) {
+  if (end <= side_open()) return true;
+  auto widen = [](char* base, size_t& done, size_t want, size_t mapped) {
+    if (want > mapped) want = mapped;
+    if (want <= done) return true;
+    if (!os::protect(base + done, want - done, true)) return false;
+    done = want;
+    return true;
+  };
+  if (!widen(reinterpret_cast<char*>(g_pagemap.tags), g_res.tags_open, tags_bytes(end), g_res.tags_mapped) ||
+      !widen(reinterpret_cast<char*>(g_arena.meta), g_res.meta_open, meta_bytes(end), g_res.meta_mapped))
+    return false;
+  publish_size();
+  return true;
 }
 
 // "hakozuna: arena <what><bytes>[ (limit <bytes>)]" on stderr, without allocating.
@@ -177,8 +210,8 @@ bool try_extend(size_t target) {
   char* tags = reinterpret_cast<char*>(g_pagemap.tags);
   char* meta = reinterpret_cast<char*>(g_arena.meta);
   size_t t0 = g_res.tags_mapped, t1 = tags_bytes(target), m0 = g_res.meta_mapped, m1 = meta_bytes(target);
-  bool t_ok = t1 <= t0 || os::reserve_at(tags + t0, t1 - t0);
-  bool m_ok = t_ok && (m1 <= m0 || os::reserve_at(meta + m0, m1 - m0));
+  bool t_ok = t1 <= t0 || os::reserve_at(tags + t0, t1 - t0, false);
+  bool m_ok = t_ok && (m1 <= m0 || os::reserve_at(meta + m0, m1 - m0, false));
   if (m_ok) target = map_data(cur, target);
   bool d_ok = m_ok && target > cur;
   if (!d_ok) {
@@ -190,9 +223,9 @@ bool try_extend(size_t target) {
   if (m1 > m0) g_res.meta_mapped = m1;
   // (Not over ranges the program took: its mappings are not ours to advise.)
   if (options::get().hugepages && g_ntaken == 0) os::advise_hugepages(data + (cur << kPageShift), (target - cur) << kPageShift);
-  // Side arrays first, size last: a reader that sees the new size finds them mapped.
+  // Side arrays first, size last: a reader that sees the new size finds them open.
   __atomic_store_n(&g_arena.npages, target, __ATOMIC_RELEASE);
-  __atomic_store_n(&g_pagemap.size, target << kPageShift, __ATOMIC_RELEASE);
+  publish_size();
   if (options::get().verbose) say("grew to ", target << kPageShift, 0);
   return true;
 }
@@ -360,6 +393,7 @@ size_t punch_holes(size_t want) {
 // thread's page faults (32 threads faulting fresh runs in: 8% slower with
 // one per 2 MiB chunk). Never across a taken range (not ours).
 size_t g_open = 0;
+
 bool open_to(size_t page, size_t end) {
   if (end <= g_open) return true;
   const size_t from = g_open > page ? g_open : page;  // below page: holes, taken ranges
@@ -368,7 +402,7 @@ bool open_to(size_t page, size_t end) {
   if (want > g_arena.npages) want = g_arena.npages;
   for (unsigned i = 0; i < g_ntaken; ++i)
     if (g_taken[i].lo >= end && g_taken[i].lo < want) want = g_taken[i].lo;
-  if (!os::protect(page_addr(from), (want - from) << kPageShift, true)) return false;
+  if (!open_side(want) || !os::protect(page_addr(from), (want - from) << kPageShift, true)) return false;
   g_open = want;
   return true;
 }
@@ -389,6 +423,11 @@ bool add_top(size_t page, size_t n, bool* refused) {
       // A taken range: a hole of its own, which refill_holes claims back
       // once the program has let it go.
       const size_t hi = g_taken[i].hi < end ? g_taken[i].hi : end;
+      if (!open_side(hi)) {  // its records, past what open_to opened
+        g_heap.top = page;
+        *refused = true;
+        return false;
+      }
       set_span(page, hi - page, kSpanHole);
       hole_link(meta_of(page));
       all_free = false;
@@ -525,8 +564,8 @@ bool init() {
     // checkpointer, memcheck's leak check) would fault in 256 GiB of zero
     // pages, 39 s of system time per process.
     void* data = os::reserve_aligned(size, kAlign, hint.data, false);
-    void* tags = data ? os::reserve(tags_bytes(npages), hint.tags) : nullptr;
-    void* meta = tags ? os::reserve(meta_bytes(npages), hint.meta) : nullptr;
+    void* tags = data ? os::reserve(tags_bytes(npages), hint.tags, false) : nullptr;
+    void* meta = tags ? os::reserve(meta_bytes(npages), hint.meta, false) : nullptr;
     if (!meta) {
       if (data) os::release(data, size);
       if (tags) os::release(tags, tags_bytes(npages));
@@ -541,8 +580,7 @@ bool init() {
     // 2 MiB page splits it, and RSS grows in 2 MiB steps. Off by default.
     if (opt.hugepages) os::advise_hugepages(data, size);
     g_pagemap.tags = static_cast<PageTag*>(tags);
-    g_pagemap.base = reinterpret_cast<uintptr_t>(data);
-    __atomic_store_n(&g_pagemap.size, size, __ATOMIC_RELEASE);
+    g_pagemap.base = reinterpret_cast<uintptr_t>(data);  // size: 0 until add_top opens pages
     if (opt.verbose) say("reserved ", size, g_heap.limit << kPageShift);
     return true;
   }

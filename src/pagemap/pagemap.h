@@ -42,9 +42,10 @@ HZ_INLINE constexpr uint32_t bin_slot(unsigned cls, unsigned owner) {
 
 struct PagemapState {
   uintptr_t base = 0;   // arena start (0 until initialised: nothing is ours)
-  uintptr_t size = 0;   // reserved bytes; an offset >= size is not ours. Grows in
-                        // place (base and tags never move); under RLIMIT_AS a
-                        // free tail may be cut off again (tags stay mapped)
+  uintptr_t size = 0;   // bytes reserved whose tags are open; an offset >= size
+                        // is not ours. Grows in place (base and tags never
+                        // move); under RLIMIT_AS a free tail may be cut off
+                        // again (tags stay open)
   PageTag* tags = nullptr;
 };
 extern PagemapState g_pagemap HZ_HIDDEN;
