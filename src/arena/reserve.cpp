@@ -56,7 +56,7 @@ constexpr size_t kAlign = size_t{2} << 20;  // data: huge pages possible, segmen
 constexpr size_t kArenaReserveMemcheck = size_t{64} << 20;  // the first reservation under memcheck
 constexpr size_t kGrain = size_t{64} << 10; // side arrays: any OS page size
 constexpr size_t kGiB = size_t{1} << 30;
-constexpr size_t kBytesPerPage = kPageSize + sizeof(uint32_t) + sizeof(RunMeta);
+constexpr size_t kBytesPerPage = kPageSize + sizeof(PageTag) + sizeof(RunMeta);
 
 struct Reservation {
   size_t max_pages = 0;  // the regions were placed with room to grow to this
@@ -107,7 +107,7 @@ size_t pages_for(size_t bytes) {
 // with bytes of new mappings: where the side arrays are mapped already (left
 // by a shrink), a page costs its data only.
 size_t pages_for_growth(size_t cur, size_t bytes) {
-  size_t covered = g_res.tags_mapped / sizeof(uint32_t);
+  size_t covered = g_res.tags_mapped / sizeof(PageTag);
   if (g_res.meta_mapped / sizeof(RunMeta) < covered) covered = g_res.meta_mapped / sizeof(RunMeta);
   size_t cheap = covered > cur ? covered - cur : 0;
   size_t more = bytes >> kPageShift;
