@@ -415,6 +415,15 @@ bool add_top(size_t page, size_t n, bool* refused) {
   bool all_free = true;
   *refused = false;
   const size_t end = page + n;
+  // The records of the whole chunk first: top is at its end already, so a
+  // free span inserted below a taken range reads the record at the range's
+  // start (its right neighbour), which open_to, stopping at the range, may
+  // not have opened (a taken range at a 4 MiB boundary: SIGSEGV).
+  if (!open_side(end)) {
+    g_heap.top = page;
+    *refused = true;
+    return false;
+  }
   while (page < end) {
     size_t free_end = end;
     unsigned i = 0;
@@ -423,11 +432,6 @@ bool add_top(size_t page, size_t n, bool* refused) {
       // A taken range: a hole of its own, which refill_holes claims back
       // once the program has let it go.
       const size_t hi = g_taken[i].hi < end ? g_taken[i].hi : end;
-      if (!open_side(hi)) {  // its records, past what open_to opened
-        g_heap.top = page;
-        *refused = true;
-        return false;
-      }
       set_span(page, hi - page, kSpanHole);
       hole_link(meta_of(page));
       all_free = false;

@@ -19,6 +19,9 @@ target_compile_options(hz_rlimit_stress PRIVATE -fno-builtin)
 # process's mapping limit.
 add_executable(hz_rlimit_scattered ${HZ_PRELOAD_DIR}/rlimit_scattered.c)
 target_compile_options(hz_rlimit_scattered PRIVATE -fno-builtin)
+# ... and grows past a mapping of the program's at a 4 MiB boundary.
+add_executable(hz_rlimit_taken ${HZ_PRELOAD_DIR}/rlimit_taken.c)
+target_compile_options(hz_rlimit_taken PRIVATE -fno-builtin)
 # ... and, near HAKOZUNA_ARENA_SIZE with 1000 threads, maps back no more
 # holes than the limit allows.
 add_executable(hz_arena_threads ${HZ_PRELOAD_DIR}/arena_threads.c)
@@ -39,7 +42,7 @@ if(NOT HAKOZUNA_HARDENED)
   hz_preload_test(rlimit.realloc rlimit_realloc.sh $<TARGET_FILE:hz_rlimit_realloc>)
 endif()
 hz_preload_test(rlimit.holes rlimit_holes.sh $<TARGET_FILE:hz_rlimit_holes> $<TARGET_FILE:hz_rlimit_stress>
-  $<TARGET_FILE:hz_rlimit_threads> $<TARGET_FILE:hz_rlimit_scattered>)
+  $<TARGET_FILE:hz_rlimit_threads> $<TARGET_FILE:hz_rlimit_scattered> $<TARGET_FILE:hz_rlimit_taken>)
 # Not in the hardened build: its guard pages and quarantine make the 1000
 # threads take 150 s there (8 s here), and its page heap is this one.
 if(NOT HAKOZUNA_HARDENED)

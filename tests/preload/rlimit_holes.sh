@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# rlimit_holes.sh LIB WORK PROGRAM STRESS THREADS SCATTERED: under `ulimit -v 2000000`, PROGRAM
+# rlimit_holes.sh LIB WORK PROGRAM STRESS THREADS SCATTERED TAKEN: under `ulimit -v 2000000`, PROGRAM
 # (rlimit_holes.c) holds 1.4 GiB of 1 MiB blocks, frees every other one and
 # asks for 600 MiB in one block: the address space is there, in pieces, and
 # must be given (glibc gives it). Same output both ways. Then, preloaded only
 # (glibc fails its second round), 20 rounds of the same in one process.
 source "$(dirname "$0")/common.sh"
-usage="usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress> <rlimit_threads> <rlimit_scattered>"
+usage="usage: $0 <lib> <work> <rlimit_holes> <rlimit_stress> <rlimit_threads> <rlimit_scattered> <rlimit_taken>"
 prog=${3:?$usage}
 stress=${4:?$usage}
 threads=${5:?$usage}
 scattered=${6:?$usage}
+taken=${7:?$usage}
 (ulimit -v 2000000) 2>/dev/null || skip "cannot lower RLIMIT_AS here"
 
 run_pair holes bash -c "ulimit -v 2000000 && exec \"\$0\" 1400 600" "$prog"
@@ -45,4 +46,10 @@ for pages in 1 48; do
   run_pair "scattered_tail$pages" bash -c 'ulimit -v 6000000 && exec "$0" "$1" tail' "$scattered" "$pages"
   same "scattered_tail$pages.out"
 done
+# TAKEN (rlimit_taken.c): a mapping of the program's at a 4 MiB boundary past
+# the reservation, and the heap grown past it (a closed run record read
+# there crashed the page heap).
+run_pair taken bash -c 'ulimit -v 1000000 && exec "$0"' "$taken"
+same taken.out
+cat "$HZ_WORK/hz/taken.out"
 pass
