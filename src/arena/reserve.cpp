@@ -393,7 +393,6 @@ size_t punch_holes(size_t want) {
 // thread's page faults (32 threads faulting fresh runs in: 8% slower with
 // one per 2 MiB chunk). Never across a taken range (not ours).
 size_t g_open = 0;
-
 bool open_to(size_t page, size_t end) {
   if (end <= g_open) return true;
   const size_t from = g_open > page ? g_open : page;  // below page: holes, taken ranges
