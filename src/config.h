@@ -383,6 +383,20 @@ namespace hz {
 inline constexpr size_t kReallocRoomPct = HZ_REALLOC_ROOM_PCT;
 }  // namespace hz
 
+// ---- fork (docs/boxes.md, "Fork handlers first") ----
+namespace hz {
+// Our fork handlers are registered ahead of every other object's: glibc
+// runs prepare handlers last registered first, so a library's handler that
+// allocates, registered before ours (its constructor runs before ours under
+// LD_PRELOAD), spun on the locks ours had taken. __register_atfork is
+// interposed (cache/fork_order.cpp). Off: registered by our constructor or
+// first allocation, whichever comes first.
+#ifndef HZ_ATFORK_FIRST
+#define HZ_ATFORK_FIRST 1
+#endif
+inline constexpr bool kAtforkFirst = HZ_ATFORK_FIRST != 0;
+}  // namespace hz
+
 // ---- thread churn (docs/boxes.md, "Thread churn") ----
 namespace hz {
 // A thread cache taken back from the pool is cleared where its teardown left

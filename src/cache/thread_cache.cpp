@@ -390,18 +390,9 @@ bool ensure_process_init() {
   return true;
 }
 
-// Prepare handlers run last registered first, so ours must be registered
-// before the program's: one of its handlers that allocates then runs before
-// ours takes the locks (glibc's own malloc takes its locks after every
-// handler). Registered at the first allocation only, a C program whose first
-// malloc was in its own prepare handler had ours run first at its next
-// multi-threaded fork: its handler spun on our heap lock for good. So an ELF
-// constructor registers them, or the first allocation if it comes earlier
-// (the loader's, another library's constructor).
-void register_fork_handlers() {
-  static constinit std::atomic<bool> done{false};
-  if (!done.exchange(true, std::memory_order_relaxed)) pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
+// Our fork handlers go in before any other (cache/fork_order.cpp); without
+// that box, from this constructor or the first allocation, whichever comes
+// first (the loader's, another library's constructor).
 namespace {
 __attribute__((constructor)) void register_fork_handlers_early() { register_fork_handlers(); }
 }  // namespace

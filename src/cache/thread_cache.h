@@ -147,7 +147,8 @@ unsigned collect_live(ThreadCache** out, unsigned max, bool (*pick)(ThreadCache*
 void fork_prepare();
 void fork_parent();
 void fork_child();
-// pthread_atfork(fork_prepare, ...), once, before the program's own handlers.
+// Registers fork_prepare/_parent/_child once, ahead of every other object's
+// handlers (cache/fork_order.cpp).
 void register_fork_handlers();
 // Sums hot-path counters of live threads into out[3] (alloc, free, remote).
 void live_thread_stats(uint64_t out[3]);

@@ -16,19 +16,30 @@ foreach(c sigwait threads keyrounds keyfirst double_free_exit fork_in_signal for
   set_tests_properties(preload.dropin.${c} PROPERTIES TIMEOUT 200 LABELS preload)
 endforeach()
 
+# hz_dropin_pair(NAME SOURCE PASS [LIBS...]): SOURCE built twice, run
+# preloaded (preload.dropin.NAME) and linked with the archive (..._linked);
+# each must print PASS.
+function(hz_dropin_pair name src pass)
+  add_executable(hz_dropin_${name} ${src})
+  target_link_libraries(hz_dropin_${name} PRIVATE ${ARGN} Threads::Threads)
+  add_executable(hz_dropin_${name}_linked ${src})
+  target_link_libraries(hz_dropin_${name}_linked PRIVATE ${ARGN}
+    -Wl,--whole-archive hakozuna_static -Wl,--no-whole-archive Threads::Threads)
+  add_test(NAME preload.dropin.${name}
+    COMMAND env LD_PRELOAD=$<TARGET_FILE:hakozuna> $<TARGET_FILE:hz_dropin_${name}>)
+  add_test(NAME preload.dropin.${name}_linked COMMAND $<TARGET_FILE:hz_dropin_${name}_linked>)
+  set_tests_properties(preload.dropin.${name} preload.dropin.${name}_linked PROPERTIES
+    TIMEOUT 60 LABELS preload PASS_REGULAR_EXPRESSION "${pass}")
+endfunction()
+
 # A C program whose first malloc is in its own atfork prepare handler: our
-# handlers must still run after it (registered by a constructor), preloaded
-# and linked.
-add_executable(hz_dropin_atfork dropin_atfork.c)
-target_link_libraries(hz_dropin_atfork PRIVATE Threads::Threads)
-add_executable(hz_dropin_atfork_linked dropin_atfork.c)
-target_link_libraries(hz_dropin_atfork_linked PRIVATE
-  -Wl,--whole-archive hakozuna_static -Wl,--no-whole-archive Threads::Threads)
-add_test(NAME preload.dropin.atfork_first
-  COMMAND env LD_PRELOAD=$<TARGET_FILE:hakozuna> $<TARGET_FILE:hz_dropin_atfork>)
-add_test(NAME preload.dropin.atfork_first_linked COMMAND $<TARGET_FILE:hz_dropin_atfork_linked>)
-set_tests_properties(preload.dropin.atfork_first preload.dropin.atfork_first_linked PROPERTIES
-  TIMEOUT 30 LABELS preload PASS_REGULAR_EXPRESSION "atfork_first ok")
+# handlers must still run after it.
+hz_dropin_pair(atfork_first dropin_atfork.c "atfork_first ok")
+# A library that registered its fork handlers before ours (its constructor
+# runs first) and allocates in its prepare handler: fork must not hang.
+add_library(hz_atfork_lib SHARED dropin_atfork_lib.c)
+target_link_libraries(hz_atfork_lib PRIVATE Threads::Threads)
+hz_dropin_pair(atfork_order dropin_atfork_order.c "atfork_order ok" hz_atfork_lib)
 
 # The arena's reservation is not readable past what the heap uses: a program
 # that reads every page of its writable mappings must not meet 256 GiB.
