@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena/arena.h"
@@ -23,8 +25,21 @@ constinit bool g_print_at_exit = false;
 constinit bool g_counting = false;
 namespace {
 // A private copy of stderr: programs such as ls close fd 2 in an atexit
-// handler, before our report runs.
+// handler, before our report runs. High among the process's descriptors
+// (a program naming one, as bash's `exec 100>file`, met ours at 100), and
+// checked at the report: a program that closed it and opened a file there,
+// or put one there with dup2, got the report in its file; then fd 2 it is.
 constinit int g_report_fd = 2;
+constinit dev_t g_report_dev = 0;
+constinit ino_t g_report_ino = 0;
+
+int report_fd() {
+  struct stat st;
+  if (g_report_fd == 2 || fcntl(g_report_fd, F_GETFD) != FD_CLOEXEC || fstat(g_report_fd, &st) != 0 ||
+      st.st_dev != g_report_dev || st.st_ino != g_report_ino)
+    return 2;
+  return g_report_fd;
+}
 
 // Appends " name=value" to buf without allocating.
 void append(char* buf, size_t cap, size_t& len, const char* name, uint64_t v) {
@@ -46,8 +61,20 @@ void init_from_env() {
   profile::init_from_env();
   g_counting = g_print_at_exit || profile::on() || track::active();
   if (g_print_at_exit) {
-    int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
-    if (fd >= 0) g_report_fd = fd;
+    // 64 under the descriptor limit, between 100 and 1000 (a higher one
+    // would grow the process's descriptor table).
+    struct rlimit rl;
+    long lo = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? static_cast<long>(rl.rlim_cur) - 64 : 1000;
+    lo = lo < 100 ? 100 : lo > 1000 ? 1000 : lo;
+    struct stat st;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, lo);
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+      g_report_fd = fd;
+      g_report_dev = st.st_dev;
+      g_report_ino = st.st_ino;
+    } else if (fd >= 0) {
+      close(fd);
+    }
   }
 }
 
@@ -82,7 +109,7 @@ void print_report() {
   }
   buf[len++] = '\n';
   buf[len] = '\0';
-  write_all(g_report_fd, buf, len);
+  write_all(report_fd(), buf, len);
 }
 
 void at_exit() {

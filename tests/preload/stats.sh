@@ -53,6 +53,21 @@ check_one_line true.err "/bin/true"
 HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB /bin/ls / >/dev/null 2>ls.err || fail "/bin/ls failed under the stats library"
 check_one_line ls.err "/bin/ls"
 
+# 2b. The report's private copy of stderr is fd 100 or above: a program that
+# puts a file of its own there (bash `exec 100>file`, dup2) must find only
+# its own data in it (the report went into the program's file).
+HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB bash -c 'exec 100>fd100.txt; echo "user data" >&100' 2>fd100.err ||
+  fail "bash with fd 100 failed under the stats library"
+[[ $(cat fd100.txt) == "user data" ]] || fail "the report went into the program's fd 100: $(cat fd100.txt)"
+grep -q '^hakozuna:' fd100.err || fail "no report on stderr with fd 100 taken: $(cat fd100.err)"
+# And a program that puts a file on the copy itself (with dup2): the report
+# goes to stderr, not into the file.
+HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB "$PROBE" taken.txt >taken.out 2>taken.err ||
+  fail "the probe failed taking the copy of stderr"
+grep -qx "took [1-9][0-9]*" taken.out || fail "no copy of stderr at 100 or above to take: $(cat taken.out)"
+! grep -q hakozuna taken.txt || fail "the report went into the program's file: $(cat taken.txt)"
+check_one_line taken.err "probe over the copy of stderr"
+
 # 3. Without HAKOZUNA_STATS (or with it set to 0): stderr stays empty.
 for setting in unset 0; do
   if [[ $setting == unset ]]; then
