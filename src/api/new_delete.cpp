@@ -26,6 +26,10 @@ namespace hz {
 // (used when none can be found with dlsym, e.g. -static-libstdc++).
 std::new_handler hz_weak_get_new_handler() noexcept __asm__("_ZSt15get_new_handlerv")
     __attribute__((weak));
+// std::__throw_bad_alloc, weak likewise: where libstdc++ is linked in
+// statically (its functexcept object, which every program using a standard
+// container pulls in), the throw that no runtime found by dlsym can make.
+[[noreturn]] void hz_weak_throw_bad_alloc() __asm__("_ZSt17__throw_bad_allocv") __attribute__((weak));
 
 namespace {
 
@@ -70,6 +74,7 @@ void* no_runtime(std::size_t size, std::size_t align, bool nothrow) {
     h();
   }
   if (nothrow) return nullptr;
+  if (hz_weak_throw_bad_alloc) hz_weak_throw_bad_alloc();
   hz::fatal("out of memory in operator new (no C++ runtime to throw std::bad_alloc)");
 }
 

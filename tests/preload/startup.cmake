@@ -29,6 +29,15 @@ hz_preload_test(startup.quiet startup_quiet.sh $<TARGET_FILE:hz_startup_c_progra
 hz_preload_test(startup.new_handler startup_new_handler.sh preload $<TARGET_FILE:hz_new_handler_probe>)
 hz_preload_test(startup.new_handler_static startup_new_handler.sh static
   $<TARGET_FILE:hz_new_handler_probe> $<TARGET_FILE:hz_new_handler_probe_static>)
+# Linked with the archive and the C++ runtime itself (-static-libstdc++).
+add_executable(hz_new_static_cxx new_static_cxx.cpp)
+target_compile_options(hz_new_static_cxx PRIVATE -fno-builtin -Wall -Wextra)
+target_link_options(hz_new_static_cxx PRIVATE -static-libstdc++)
+target_link_libraries(hz_new_static_cxx PRIVATE
+  -Wl,--whole-archive hakozuna_static -Wl,--no-whole-archive Threads::Threads ${CMAKE_DL_LIBS})
+add_test(NAME preload.startup.new_static_cxx COMMAND $<TARGET_FILE:hz_new_static_cxx>)
+set_tests_properties(preload.startup.new_static_cxx PROPERTIES
+  TIMEOUT 30 LABELS preload PASS_REGULAR_EXPRESSION "new_static_cxx ok")
 hz_preload_test(startup.new_handler_module startup_new_handler.sh module
   $<TARGET_FILE:hz_new_handler_probe> $<TARGET_FILE:hz_startup_c_program>
   $<TARGET_FILE:hz_new_handler_probe_module>)
