@@ -181,7 +181,7 @@ bool has_news(Shard& sh, uint32_t events) {
 // Anything a later decay pass could still do: dirty free pages waiting for
 // their delay, or news in a shard.
 bool decay_pending() {
-  if (arena::usage().dirty_free_bytes) return true;
+  if (arena::usage().dirty_free_bytes || pool_dirty()) return true;
   if (!g_decay_lock.try_lock()) return true;  // a pass is running: ask again later
   bool pending = false;
   for (unsigned s = 0; s < kShards && !pending; ++s)
@@ -213,6 +213,7 @@ bool decay_pass() {
   // long madvise calls, and a thread holding any lock also holds the solo
   // gate (common/solo_gate.h), which the program's own thread waits for.
   arena::purge(os::now_ms(), g_delay_ms);
+  purge_pool(os::now_ms(), g_delay_ms);
   return more;
 }
 

@@ -57,6 +57,7 @@ constinit size_t g_chunk_left = 0;
 constinit bool g_chunk_zeroed = true;  // the chunk's pages are fresh (read as zero)
 constinit uint64_t g_folded[3] = {0, 0, 0};
 constinit std::atomic<unsigned> g_live_threads{0};
+constinit std::atomic<unsigned> g_pool_dirty{0};  // pooled caches holding pages (HZ_POOL_PURGE)
 
 // A cache and its bin region are one unit, the region first (page-aligned).
 // Only the region's tables (rewritten whole by init_bins()) and its owner's
@@ -127,6 +128,7 @@ ThreadCache* tc_alloc(unsigned want, bool* kept) {
       }
     }
     *link = tc->next_live;
+    if (!tc->pool_clean) g_pool_dirty.fetch_sub(1, std::memory_order_relaxed);
     BinRegion* r = tc->region;
     // Teardown (thread_flush_all) left every bin of its shard empty with its
     // constants in place. Another shard: they are zeroed, so that a free of a
@@ -167,7 +169,10 @@ ThreadCache* tc_alloc(unsigned want, bool* kept) {
 }
 
 void tc_free(ThreadCache* tc) {
+  tc->pooled_ms = os::now_ms();
+  tc->pool_clean = 0;
   LockGuard g(g_pool_lock);
+  g_pool_dirty.fetch_add(1, std::memory_order_relaxed);
   if (tc->prev_live) tc->prev_live->next_live = tc->next_live; else g_live = tc->next_live;
   if (tc->next_live) tc->next_live->prev_live = tc->prev_live;
   g_folded[0] += tc->n_alloc;
@@ -175,6 +180,24 @@ void tc_free(ThreadCache* tc) {
   g_folded[2] += tc->n_remote;
   tc->next_live = g_pool;
   g_pool = tc;
+}
+
+// Caches out of the pool while their pages are purged (outside the lock:
+// a thread set-up meanwhile takes another, or a fresh one).
+unsigned take_stale(ThreadCache** out, unsigned max, uint32_t now, uint32_t delay_ms) {
+  LockGuard g(g_pool_lock);
+  unsigned n = 0;
+  for (ThreadCache** l = &g_pool; *l && n < max;) {
+    ThreadCache* tc = *l;
+    if (!tc->pool_clean && now - tc->pooled_ms >= delay_ms) {
+      *l = tc->next_live;
+      out[n++] = tc;
+      g_pool_dirty.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      l = &tc->next_live;
+    }
+  }
+  return n;
 }
 
 // ---- process state ----
@@ -558,6 +581,31 @@ void thread_teardown(ThreadCache* front) {
 }
 
 unsigned live_thread_count() { return g_live_threads.load(std::memory_order_relaxed); }
+
+bool pool_dirty() { return kPoolPurge && g_pool_dirty.load(std::memory_order_relaxed) != 0; }
+
+void purge_pool(uint32_t now, uint32_t delay_ms) {
+  if (!pool_dirty()) return;
+  ThreadCache* batch[64];
+  while (unsigned n = take_stale(batch, 64, now, delay_ms)) {
+    for (unsigned i = 0; i < n; ++i) {
+      // The unit, region first, reads zero after this: a fresh cache's state
+      // (tc_alloc uses fresh chunks as they are), but for what the pool and
+      // tc_alloc read: its region, and no shard (its tables are gone).
+      BinRegion* r = batch[i]->region;
+      os::purge(r, kUnit);
+      batch[i]->region = r;
+      batch[i]->shard = kNoShard;
+      batch[i]->pool_clean = 1;
+    }
+    LockGuard g(g_pool_lock);
+    for (unsigned i = 0; i < n; ++i) {
+      batch[i]->next_live = g_pool;
+      g_pool = batch[i];
+    }
+    stats::add(stats::kPoolPurged, n);
+  }
+}
 
 unsigned collect_live(ThreadCache** out, unsigned max, bool (*pick)(ThreadCache*, void*), void* arg) {
   LockGuard g(g_pool_lock);

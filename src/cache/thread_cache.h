@@ -80,6 +80,8 @@ struct ThreadCache {
   ThreadCache* next_live;
   ThreadCache* prev_live;
   uint8_t busy;          // the owner is in a slow path that works on this cache (idle::Busy)
+  uint8_t pool_clean;    // pooled with its pages purged (HZ_POOL_PURGE): set up as a fresh cache
+  uint32_t pooled_ms;    // when it was pooled
   IdleState idle_state;  // the purger's side of idle return, behind its lock
   // A set-up thread, neither counting nor being taken back: its slow paths
   // may work on its cache directly. One compare.
@@ -153,5 +155,10 @@ void register_fork_handlers();
 // Sums hot-path counters of live threads into out[3] (alloc, free, remote).
 void live_thread_stats(uint64_t out[3]);
 unsigned live_thread_count();
+// Pool purge (HZ_POOL_PURGE): purges the pages of caches pooled at least
+// delay_ms before now (from the purger's decay pass); pool_dirty() tells
+// whether pooled caches still hold pages.
+void purge_pool(uint32_t now, uint32_t delay_ms);
+bool pool_dirty();
 
 }  // namespace hz
