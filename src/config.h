@@ -162,6 +162,15 @@ inline constexpr size_t kBinMinBytes = HZ_BIN_MIN_BYTES;
 #define HZ_SLOW_START_MAX 8
 #endif
 inline constexpr uint32_t kSlowStartMax = HZ_SLOW_START_MAX;
+// ... and while it grows, a refill carves at most this many bytes of blocks
+// (one block at least): carving writes a link into each block, so a new
+// thread's first refill of a 4-8 KiB class faulted in four pages for the one
+// block it wanted (400 threads, one block of each of 48 classes: 124 MB
+// resident, 111 with the cap). 0: off.
+#ifndef HZ_SLOW_START_BYTES
+#define HZ_SLOW_START_BYTES 4096
+#endif
+inline constexpr uint32_t kSlowStartBytes = HZ_SLOW_START_BYTES;
 // Before carving a new run, borrow a batch of free blocks another shard holds
 // (they keep their owner). Off: each owner grows on its own, and free blocks
 // that pile up in idle owners' lists are reused only by those owners.

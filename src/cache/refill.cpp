@@ -254,7 +254,13 @@ void refill(ThreadCache* tc, unsigned cls) {
   stats::add(stats::kRefill, 1);
   unsigned want = kClasses[cls].batch;
   Bin& bin = tc->bins[cls];
-  if (slow_start_grow(bin, cls) && bin.max / 4 < want) want = bin.max / 4 ? bin.max / 4 : 1;
+  if (slow_start_grow(bin, cls)) {
+    if (bin.max / 4 < want) want = bin.max / 4 ? bin.max / 4 : 1;
+    if constexpr (kSlowStartBytes != 0) {
+      const unsigned by_bytes = kSlowStartBytes / kClasses[cls].size;
+      if (want > by_bytes) want = by_bytes ? by_bytes : 1;
+    }
+  }
   if (HZ_UNLIKELY(tc->flush_epoch != budget::g_flush_epoch.load(std::memory_order_relaxed))) {
     tc->flush_epoch = budget::g_flush_epoch.load(std::memory_order_relaxed);
     thread_flush_all(tc);  // another thread ran out of arena
