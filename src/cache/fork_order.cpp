@@ -14,6 +14,13 @@
 // executable), sees the first registration of any object and puts ours
 // ahead of it. Weak: where libc's registry is linked into a static program
 // its definition wins, and ours go in through pthread_atfork as before.
+//
+// A registration may realloc glibc's list of handlers (our malloc) with
+// glibc's atfork lock held, and fork lets that lock go around each prepare
+// handler: one taken while our prepare handler held the allocator's locks
+// deadlocked the fork (a helper's program: 8 of 40 runs). So the
+// interposer holds g_register around its call into libc, and our prepare
+// handler takes it first (register_lock), before the allocator's locks.
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
@@ -27,6 +34,7 @@ namespace {
 
 using RegisterFn = int (*)(void (*)(), void (*)(), void (*)(), void*);
 
+constinit SpinLock g_register;  // held around libc's registrations (see above)
 constinit std::atomic<RegisterFn> g_next{nullptr};  // libc's __register_atfork
 constinit std::atomic<bool> g_looked{false};        // looked up (g_next null: a static program)
 constinit HZ_TLS bool t_looking = false;            // in dlsym, whose error path allocates
@@ -62,6 +70,10 @@ void ours_first(RegisterFn next) {
 
 }  // namespace
 
+void register_lock() { g_register.lock(); }
+void register_unlock() { g_register.unlock(); }
+void register_reset() { g_register.reset(); }
+
 void register_fork_handlers() {
   if constexpr (kAtforkFirst) {
     if (RegisterFn next = next_register()) return ours_first(next);
@@ -82,6 +94,7 @@ extern "C" __attribute__((weak, visibility("default"))) int __register_atfork(vo
   if (!next) return 0;
   hz::ours_first(next);
   if (prepare == hz::fork_prepare && parent == hz::fork_parent && child == hz::fork_child) return 0;  // in already
+  hz::LockGuard g(hz::g_register);
   return next(prepare, parent, child, dso);
 }
 #endif

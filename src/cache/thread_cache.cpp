@@ -642,6 +642,7 @@ void fork_prepare() {
   g_fork_locked = !__libc_single_threaded && !solo_gate::held_by_me();
   if (!g_fork_locked) return;
   solo_gate::note_prepare();
+  register_lock();       // first: a registration under way may allocate
   idle::fork_prepare();  // before the pool lock: an attempt holds both
   g_orphan_lock.lock();
   g_init_lock.lock();
@@ -658,6 +659,7 @@ void fork_parent() {
   g_init_lock.unlock();
   g_orphan_lock.unlock();
   idle::fork_parent();
+  register_unlock();
 }
 
 void fork_child() {
@@ -669,6 +671,7 @@ void fork_child() {
     return;
   }
   idle::fork_child();
+  register_reset();
   g_orphan_lock.reset();
   arena::reset_lock();
   arena::fork_child(true);

@@ -152,6 +152,11 @@ void fork_child();
 // Registers fork_prepare/_parent/_child once, ahead of every other object's
 // handlers (cache/fork_order.cpp).
 void register_fork_handlers();
+// The lock held around libc's registrations of fork handlers
+// (cache/fork_order.cpp): fork_prepare takes it before the allocator's.
+void register_lock();
+void register_unlock();
+void register_reset();
 // Sums hot-path counters of live threads into out[3] (alloc, free, remote).
 void live_thread_stats(uint64_t out[3]);
 unsigned live_thread_count();

@@ -40,6 +40,9 @@ hz_dropin_pair(atfork_first dropin_atfork.c "atfork_first ok")
 add_library(hz_atfork_lib SHARED dropin_atfork_lib.c)
 target_link_libraries(hz_atfork_lib PRIVATE Threads::Threads)
 hz_dropin_pair(atfork_order dropin_atfork_order.c "atfork_order ok" hz_atfork_lib)
+# Registrations racing a fork: glibc's list grows (our realloc) with its
+# atfork lock held, while our prepare handler holds the allocator's locks.
+hz_dropin_pair(atfork_grow dropin_atfork_grow.c "atfork_grow ok")
 
 # The arena's reservation is not readable past what the heap uses: a program
 # that reads every page of its writable mappings must not meet 256 GiB.
