@@ -29,16 +29,24 @@ namespace {
 // (a program naming one, as bash's `exec 100>file`, met ours at 100), and
 // checked at the report: a program that closed it and opened a file there,
 // or put one there with dup2, got the report in its file; then fd 2 it is.
-constinit int g_report_fd = 2;
-constinit dev_t g_report_dev = 0;
-constinit ino_t g_report_ino = 0;
+// Without a good copy, fd 2 if it is still what stderr was at start; none
+// when stderr was closed at start (a file the program opens then gets fd 2).
+constinit int g_report_fd = -1;
+constinit dev_t g_report_dev = 0, g_stderr_dev = 0;
+constinit ino_t g_report_ino = 0, g_stderr_ino = 0;
+constinit bool g_stderr_open = false;
+constinit bool g_report_checked = false;  // init_from_env looked at stderr (else fd 2, as asked)
+
+bool same_file(int fd, dev_t dev, ino_t ino) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
 
 int report_fd() {
-  struct stat st;
-  if (g_report_fd == 2 || fcntl(g_report_fd, F_GETFD) != FD_CLOEXEC || fstat(g_report_fd, &st) != 0 ||
-      st.st_dev != g_report_dev || st.st_ino != g_report_ino)
-    return 2;
-  return g_report_fd;
+  if (!g_report_checked) return 2;
+  if (g_report_fd >= 0 && fcntl(g_report_fd, F_GETFD) == FD_CLOEXEC && same_file(g_report_fd, g_report_dev, g_report_ino))
+    return g_report_fd;
+  return g_stderr_open && same_file(2, g_stderr_dev, g_stderr_ino) ? 2 : -1;
 }
 
 // Appends " name=value" to buf without allocating.
@@ -67,13 +75,17 @@ void init_from_env() {
     long lo = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? static_cast<long>(rl.rlim_cur) - 64 : 1000;
     lo = lo < 100 ? 100 : lo > 1000 ? 1000 : lo;
     struct stat st;
-    int fd = fcntl(2, F_DUPFD_CLOEXEC, lo);
-    if (fd >= 0 && fstat(fd, &st) == 0) {
-      g_report_fd = fd;
-      g_report_dev = st.st_dev;
-      g_report_ino = st.st_ino;
-    } else if (fd >= 0) {
-      close(fd);
+    g_report_checked = true;
+    if (fstat(2, &st) == 0) {
+      g_stderr_open = true;
+      g_stderr_dev = st.st_dev;
+      g_stderr_ino = st.st_ino;
+      int fd = fcntl(2, F_DUPFD_CLOEXEC, lo);
+      if (fd >= 0) {
+        g_report_fd = fd;
+        g_report_dev = st.st_dev;
+        g_report_ino = st.st_ino;
+      }
     }
   }
 }
@@ -109,7 +121,8 @@ void print_report() {
   }
   buf[len++] = '\n';
   buf[len] = '\0';
-  write_all(report_fd(), buf, len);
+  const int fd = report_fd();
+  if (fd >= 0) write_all(fd, buf, len);
 }
 
 void at_exit() {

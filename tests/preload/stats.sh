@@ -67,6 +67,11 @@ HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB "$PROBE" taken.txt >taken.out 2>taken.err ||
 grep -qx "took [1-9][0-9]*" taken.out || fail "no copy of stderr at 100 or above to take: $(cat taken.out)"
 ! grep -q hakozuna taken.txt || fail "the report went into the program's file: $(cat taken.txt)"
 check_one_line taken.err "probe over the copy of stderr"
+# A program started with stderr closed: the file it opens gets fd 2, and the
+# report must not go there (there is no stderr to report to).
+HAKOZUNA_STATS=1 LD_PRELOAD=$HZ_LIB "$PROBE" own own.txt >own.out 2>&- || fail "the probe failed with stderr closed"
+grep -qx "own fd 2" own.out || fail "the probe's file did not get fd 2: $(cat own.out)"
+[[ $(cat own.txt) == "own data" ]] || fail "the report went into the file on fd 2: $(cat own.txt)"
 
 # 3. Without HAKOZUNA_STATS (or with it set to 0): stderr stays empty.
 for setting in unset 0; do

@@ -3,7 +3,8 @@
 // the main thread and freed by another (remote frees). Prints "probe ok".
 // With an argument FILE: also puts FILE, with dup2, on every descriptor of
 // 100 or more that is open on what fd 2 is (the report's private copy of
-// stderr), writes "fd N" there, and prints how many it took.
+// stderr), writes "fd N" there, and prints how many it took. With "own FILE"
+// (run with stderr closed): opens FILE, which gets fd 2, and writes to it.
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -49,7 +50,13 @@ int main(int argc, char** argv) {
   pthread_t t;
   if (pthread_create(&t, nullptr, remote_freer, nullptr) != 0) return 4;
   pthread_join(t, nullptr);
-  if (argc > 1) printf("took %d\n", take_stderr_copies(argv[1]));
+  if (argc > 2 && strcmp(argv[1], "own") == 0) {
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, "own data\n", 9) != 9) return 6;
+    printf("own fd %d\n", fd);
+  } else if (argc > 1) {
+    printf("took %d\n", take_stderr_copies(argv[1]));
+  }
   puts("probe ok");
   return 0;
 }
