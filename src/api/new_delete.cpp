@@ -21,6 +21,8 @@ extern "C" void hz_delete_sized(void*, size_t) noexcept;  // size checked exactl
 namespace hz {
 [[noreturn]] void fatal(const char* msg);  // common/base.h: "hakozuna: <msg>", abort
 }
+// new_catch.cpp: runs h; true if it threw.
+extern "C" bool hz_new_handler_threw(std::new_handler h) noexcept;
 
 // std::get_new_handler, weak: non-null only when a C++ runtime is linked in
 // (used when none can be found with dlsym, e.g. -static-libstdc++).
@@ -64,14 +66,19 @@ void* runtime(Form f) {
 }
 
 // No C++ runtime to throw with: run the new-handler if one is reachable, then
-// nothrow forms fail with nullptr and throwing forms abort.
+// nothrow forms fail with nullptr and throwing forms abort. A nothrow form
+// runs it through new_catch.cpp: an exception it throws means nullptr.
 void* no_runtime(std::size_t size, std::size_t align, bool nothrow) {
   for (;;) {
     void* p = align ? hz_memalign(align, size) : hz_malloc(size);
     if (p) return p;
     std::new_handler h = hz_weak_get_new_handler ? hz_weak_get_new_handler() : nullptr;
     if (!h) break;
-    h();
+    if (!nothrow) {
+      h();
+    } else if (hz_new_handler_threw(h)) {
+      return nullptr;
+    }
   }
   if (nothrow) return nullptr;
   if (hz_weak_throw_bad_alloc) hz_weak_throw_bad_alloc();
