@@ -79,7 +79,7 @@ HZ_INLINE Bin* find_bin(const void* p, uintptr_t off, bool* miss) {
 template <SizeCheck kCheck = SizeCheck::kNone>
 HZ_INLINE void dealloc(void* p, size_t size = 0) {
   uintptr_t off = arena_offset(p);
-  if (HZ_UNLIKELY(off >= g_pagemap.size)) return free_outside(p, "free");
+  if (HZ_UNLIKELY(off >= pagemap_size())) return free_outside(p, "free");
   bool miss;
   Bin* bin = find_bin(p, off, &miss);
   if (HZ_UNLIKELY(miss)) {

@@ -91,7 +91,7 @@ void* report_bad_free_list(void* b) { heap_corruption(kNotAFreeBlock, b); }
 
 void bad_pointer(const char* call, const void* p) {
   uintptr_t off = arena_offset(p);
-  if (off < g_pagemap.size) {
+  if (off < pagemap_size()) {
     PageTag tag = tag_at(off);
     if (tag_class(tag) == kFreedClass) double_free(call, p);
     if (tag_class(tag) != 0 && tag_class(tag) < kNumClasses && is_free_block(p, tag_class(tag))) double_free(call, p);
@@ -102,7 +102,7 @@ void bad_pointer(const char* call, const void* p) {
 // Usable size of a block we handed out; 0 if p is not one.
 size_t block_size(const void* p) {
   uintptr_t off = arena_offset(p);
-  if (off >= g_pagemap.size) return 0;
+  if (off >= pagemap_size()) return 0;
   PageTag tag = tag_at(off);
   unsigned cls = tag_class(tag);
   if (cls == kLargeClass) return (off & (kPageSize - 1)) == 0 ? large::usable_size(p) : 0;

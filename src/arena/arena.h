@@ -39,7 +39,7 @@ struct FreeBlock {
   }
   HZ_INLINE FreeBlock* next() const {
     uintptr_t n = link ^ mask();
-    if (kHardened && HZ_UNLIKELY(n != 0 && arena_offset(reinterpret_cast<void*>(n)) >= g_pagemap.size))
+    if (kHardened && HZ_UNLIKELY(n != 0 && arena_offset(reinterpret_cast<void*>(n)) >= pagemap_size()))
       heap_corruption("a free list link was overwritten", this);
     return reinterpret_cast<FreeBlock*>(n);
   }
@@ -56,7 +56,7 @@ HZ_INLINE void set_batch(FreeBlock* first, FreeBlock* last, uint32_t n, unsigned
 HZ_INLINE FreeBlock* batch_last(FreeBlock* first, unsigned cls) {
   if (!has_header(cls)) return first;
   uintptr_t last = (header_word(first) ^ first->mask()) & ((uint64_t{1} << 48) - 1);
-  if (kHardened && HZ_UNLIKELY(arena_offset(reinterpret_cast<void*>(last)) >= g_pagemap.size))
+  if (kHardened && HZ_UNLIKELY(arena_offset(reinterpret_cast<void*>(last)) >= pagemap_size()))
     heap_corruption("a free list's batch header was overwritten", first);
   return reinterpret_cast<FreeBlock*>(last);
 }

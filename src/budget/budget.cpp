@@ -71,7 +71,7 @@ struct SortPass {
 };
 
 HZ_INLINE RunMeta* run_checked(const FreeBlock* b) {
-  if (HZ_UNLIKELY(arena_offset(b) >= g_pagemap.size)) heap_corruption("a free list leaves the heap", b);
+  if (HZ_UNLIKELY(arena_offset(b) >= pagemap_size())) heap_corruption("a free list leaves the heap", b);
   return run_of(b);
 }
 
@@ -134,7 +134,7 @@ void sort_chain(SortPass& p, FreeBlock* chain, unsigned cls) {
       if (HZ_UNLIKELY(n == 0)) heap_corruption("a free list's batch header was overwritten", chain);
       cur[lanes] = chain;
       last[lanes] = batch_last(chain, cls);
-      if (HZ_UNLIKELY(arena_offset(last[lanes]) >= g_pagemap.size))
+      if (HZ_UNLIKELY(arena_offset(last[lanes]) >= pagemap_size()))
         heap_corruption("a free list's batch header was overwritten", chain);
       left[lanes] = n;
       chain = last[lanes]->next();

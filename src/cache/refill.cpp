@@ -29,7 +29,7 @@ void check_batch(FreeBlock* first, unsigned cls) {
     uint32_t n = 0;
     FreeBlock* b = first;
     for (;; b = b->next()) {
-      HZ_CHECK(arena_offset(b) < g_pagemap.size && tag_class(tag_at(arena_offset(b))) == cls,
+      HZ_CHECK(arena_offset(b) < pagemap_size() && tag_class(tag_at(arena_offset(b))) == cls,
                "list corruption: a block of the wrong class or not ours");
       HZ_CHECK(!kFreeKey || b->key == free_key(b, cls), "list corruption: a free block without its free key");
       if (++n == batch_count(first, cls)) break;

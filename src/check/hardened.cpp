@@ -212,7 +212,7 @@ void* calloc(size_t total) {
 
 void free(void* p, const char* call) {
   if (!p) return;
-  if (arena_offset(p) >= g_pagemap.size) return free_outside(p, call);
+  if (arena_offset(p) >= pagemap_size()) return free_outside(p, call);
   size_t block = check_live(p, call);
   if (!in_class(p, block)) return quarantine_span(p, block);
   if (block <= kHardenedZeroMax) {
@@ -228,7 +228,7 @@ void free(void* p, const char* call) {
 
 void free_sized(void* p, size_t size, bool exact) {
   const char* call = exact ? "operator delete" : "free_sized";
-  if (p && arena_offset(p) < g_pagemap.size) {
+  if (p && arena_offset(p) < pagemap_size()) {
     size_t block = block_size(p), need = size + kCanaryBytes;
     // Exact: the block malloc would give for this size (a class, or pages).
     size_t fit = need <= kSmallMax ? kClasses[class_of(need)].size : (need + kPageSize - 1) & ~(kPageSize - 1);
@@ -239,7 +239,7 @@ void free_sized(void* p, size_t size, bool exact) {
 
 void* realloc(void* p, size_t size) {
   if (!p) return malloc(size);
-  if (arena_offset(p) >= g_pagemap.size) free_outside(p, "realloc");
+  if (arena_offset(p) >= pagemap_size()) free_outside(p, "realloc");
   size_t old = check_live(p, "realloc") - kCanaryBytes;
   if (size == 0) {
     free(p, "realloc");
