@@ -182,22 +182,24 @@ void tc_free(ThreadCache* tc) {
   g_pool = tc;
 }
 
-// Caches out of the pool while their pages are purged (outside the lock:
-// a thread set-up meanwhile takes another, or a fresh one).
-unsigned take_stale(ThreadCache** out, unsigned max, uint32_t now, uint32_t delay_ms) {
+// The caches pooled for delay_ms and not yet purged, out of the pool in one
+// walk, linked through next_live (they are purged outside the lock: a
+// thread set-up meanwhile takes another, or a fresh one).
+ThreadCache* take_stale(uint32_t now, uint32_t delay_ms) {
   LockGuard g(g_pool_lock);
-  unsigned n = 0;
-  for (ThreadCache** l = &g_pool; *l && n < max;) {
+  ThreadCache* stale = nullptr;
+  for (ThreadCache** l = &g_pool; *l;) {
     ThreadCache* tc = *l;
     if (!tc->pool_clean && now - tc->pooled_ms >= delay_ms) {
       *l = tc->next_live;
-      out[n++] = tc;
+      tc->next_live = stale;
+      stale = tc;
       g_pool_dirty.fetch_sub(1, std::memory_order_relaxed);
     } else {
       l = &tc->next_live;
     }
   }
-  return n;
+  return stale;
 }
 
 // ---- process state ----
@@ -586,25 +588,27 @@ bool pool_dirty() { return kPoolPurge && g_pool_dirty.load(std::memory_order_rel
 
 void purge_pool(uint32_t now, uint32_t delay_ms) {
   if (!pool_dirty()) return;
-  ThreadCache* batch[64];
-  while (unsigned n = take_stale(batch, 64, now, delay_ms)) {
-    for (unsigned i = 0; i < n; ++i) {
-      // The unit, region first, reads zero after this: a fresh cache's state
-      // (tc_alloc uses fresh chunks as they are), but for what the pool and
-      // tc_alloc read: its region, and no shard (its tables are gone).
-      BinRegion* r = batch[i]->region;
-      os::purge(r, kUnit);
-      batch[i]->region = r;
-      batch[i]->shard = kNoShard;
-      batch[i]->pool_clean = 1;
-    }
-    LockGuard g(g_pool_lock);
-    for (unsigned i = 0; i < n; ++i) {
-      batch[i]->next_live = g_pool;
-      g_pool = batch[i];
-    }
-    stats::add(stats::kPoolPurged, n);
+  ThreadCache* stale = take_stale(now, delay_ms);
+  if (!stale) return;
+  ThreadCache* last = nullptr;
+  uint64_t n = 0;
+  for (ThreadCache *tc = stale, *next; tc; tc = next, ++n) {
+    next = tc->next_live;
+    // The unit, region first, reads zero after this: a fresh cache's state
+    // (tc_alloc uses fresh chunks as they are), but for what the pool and
+    // tc_alloc read: its region, its link, and no shard (its tables are gone).
+    BinRegion* r = tc->region;
+    os::purge(r, kUnit);
+    tc->region = r;
+    tc->next_live = next;
+    tc->shard = kNoShard;
+    tc->pool_clean = 1;
+    last = tc;
   }
+  LockGuard g(g_pool_lock);
+  last->next_live = g_pool;
+  g_pool = stale;
+  stats::add(stats::kPoolPurged, n);
 }
 
 unsigned collect_live(ThreadCache** out, unsigned max, bool (*pick)(ThreadCache*, void*), void* arg) {

@@ -32,21 +32,20 @@ namespace {
 // Without a good copy, fd 2 if it is still what stderr was at start; none
 // when stderr was closed at start (a file the program opens then gets fd 2).
 constinit int g_report_fd = -1;
-constinit dev_t g_report_dev = 0, g_stderr_dev = 0;
-constinit ino_t g_report_ino = 0, g_stderr_ino = 0;
+constinit dev_t g_stderr_dev = 0;  // what fd 2 was at start (the copy is a dup of it)
+constinit ino_t g_stderr_ino = 0;
 constinit bool g_stderr_open = false;
 constinit bool g_report_checked = false;  // init_from_env looked at stderr (else fd 2, as asked)
 
-bool same_file(int fd, dev_t dev, ino_t ino) {
+bool is_stderr(int fd) {
   struct stat st;
-  return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+  return g_stderr_open && fstat(fd, &st) == 0 && st.st_dev == g_stderr_dev && st.st_ino == g_stderr_ino;
 }
 
 int report_fd() {
   if (!g_report_checked) return 2;
-  if (g_report_fd >= 0 && fcntl(g_report_fd, F_GETFD) == FD_CLOEXEC && same_file(g_report_fd, g_report_dev, g_report_ino))
-    return g_report_fd;
-  return g_stderr_open && same_file(2, g_stderr_dev, g_stderr_ino) ? 2 : -1;
+  if (g_report_fd >= 0 && fcntl(g_report_fd, F_GETFD) == FD_CLOEXEC && is_stderr(g_report_fd)) return g_report_fd;
+  return is_stderr(2) ? 2 : -1;
 }
 
 // Appends " name=value" to buf without allocating.
@@ -80,12 +79,7 @@ void init_from_env() {
       g_stderr_open = true;
       g_stderr_dev = st.st_dev;
       g_stderr_ino = st.st_ino;
-      int fd = fcntl(2, F_DUPFD_CLOEXEC, lo);
-      if (fd >= 0) {
-        g_report_fd = fd;
-        g_report_dev = st.st_dev;
-        g_report_ino = st.st_ino;
-      }
+      g_report_fd = fcntl(2, F_DUPFD_CLOEXEC, lo);  // -1: none
     }
   }
 }
