@@ -359,6 +359,17 @@ static_assert(kLargeKeepShare >= 1, "HZ_LARGE_KEEP_SHARE divides the peak");
 #define HZ_LARGE_KEEP_SPARE 1
 #endif
 inline constexpr bool kLargeKeepSpare = HZ_LARGE_KEEP_SPARE != 0 && kLargeKeep;
+// Pages kept under the floor never raise the peak: while the floor, not the
+// share of the peak, is what lets them be kept (a peak under twice
+// HZ_LARGE_KEEP_MIN_BYTES), a span placed (or grown) past the mapped peak has
+// the kept pages of other free spans that would make up the difference
+// purged, oldest first. ld freed a 3.5 MB buffer (kept) and made one of 5 MB
+// that it could not serve: its peak rose by both (glibc's by the second
+// alone, the first unmapped at free): 23.9 -> 20.5 MB, glibc 19.2.
+#ifndef HZ_KEEP_UNDER_PEAK
+#define HZ_KEEP_UNDER_PEAK 1
+#endif
+inline constexpr bool kKeepUnderPeak = HZ_KEEP_UNDER_PEAK != 0 && kLargeKeep;
 // Under RLIMIT_AS a freed large block's span is unmapped at once (its address
 // space may be what the program's next mmap needs), unless the free spans'
 // dirty pages stay within 1/HZ_RLIMIT_KEEP_SHARE of the limit with it: then

@@ -182,6 +182,7 @@ namespace {
 // purge outside it.
 RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* ev, unsigned* k) {
   size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
+  const size_t peak = g_heap.mapped_peak;
   RunMeta* m = find_free(need);
   if (!m) {
     if (!grow(need)) return nullptr;
@@ -218,6 +219,7 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* 
   const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
   *k = spare_after_placement(in_spare, npages > kExact, count(mine), npages, count(d), below, above, ev);
+  *k += hold_peak(peak, ev + *k, kEvictMax - *k);
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
@@ -250,6 +252,7 @@ bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   const size_t page = page_of(m), n = m->npages, end = page + n;
   if (npages <= n) return npages == n;
   const size_t need = npages - n;
+  const size_t peak = g_heap.mapped_peak;
   auto free_at_end = [&]() -> size_t {
     return end < g_heap.top && meta_of(end)->state == kSpanFree ? meta_of(end)->npages : 0;
   };
@@ -272,6 +275,7 @@ bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   set_span(page, npages, kSpanInUse);
   g_heap.in_use += need;
   *k = spare_after_placement(in_spare, true, overlap(d, 0, need), need, count(d), rest, nullptr, ev);
+  *k += hold_peak(peak, ev + *k, kEvictMax - *k);
   note_peak();
   return true;
 }

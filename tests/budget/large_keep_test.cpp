@@ -257,6 +257,36 @@ TEST(LargeKeep, AFreedBufferTheNextCannotExtendIsNotKeptOverTheBound) {
   for (void* p : small) free(p);
 }
 
+// A small program (peak under twice the floor) frees a buffer it then
+// cannot reuse: a larger one follows, and blocks made after the first keep
+// the two apart (ld's link step). Kept, the first's pages raised the peak by
+// their size: RSS grew by the whole new buffer, not by the difference
+// (HZ_KEEP_UNDER_PEAK; glibc unmaps the first at free).
+TEST(LargeKeep, AKeptBufferDoesNotRaiseASmallProgramsPeak) {
+  if (!hz::kLargeKeep || !hz::kKeepUnderPeak) GTEST_SKIP() << "HZ_LARGE_KEEP or HZ_KEEP_UNDER_PEAK off in this build";
+  const size_t first = 3 * kMiB + kMiB / 2, second = 5 * kMiB;
+  char* a = static_cast<char*>(malloc(first));
+  ASSERT_NE(a, nullptr);
+  memset(a, 1, first);
+  std::vector<char*> after;  // blocks just over 256 KiB (page spans) until one lies past a
+  do {
+    after.push_back(static_cast<char*>(malloc((256 << 10) + 1)));
+    ASSERT_NE(after.back(), nullptr);
+    memset(after.back(), 2, 256 << 10);
+  } while (after.back() < a && after.size() < 64);
+  ASSERT_GT(after.back(), a) << "no block was placed past the first buffer";
+  const size_t before = reach::rss_bytes();
+  free(a);
+  char* b = static_cast<char*>(malloc(second));
+  ASSERT_NE(b, nullptr);
+  memset(b, 3, second);
+  const size_t grew = reach::rss_bytes() - before;
+  printf("RSS grew %zu KiB for a %zu KiB buffer after one of %zu KiB was freed\n", grew >> 10, second >> 10, first >> 10);
+  EXPECT_LT(grew, second - first + kMiB);
+  free(b);
+  for (char* p : after) free(p);
+}
+
 // Minor faults while one buffer of lo + [0, spread) bytes is replaced 600
 // times, each checked before it goes; released_first: the old buffer is
 // freed before its replacement is made, else after.
