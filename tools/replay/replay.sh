@@ -19,7 +19,7 @@ case ${1:-} in
       [[ $t == *.bin ]] && continue
       "$here/trace2bin.py" "$t" "$t.bin" && rm -f "$t"
     done
-    ls -S "$out"/*.bin ;;
+    ls -S "$out"/*.bin >&2 ;;  # the command's own output stays alone on stdout
   run)
     trace=$2; shift 2
     line="$(basename "$trace") glibc $("$work/replay" "$trace" | awk '{print $2}')"
