@@ -172,6 +172,14 @@ RunMeta* split_span(RunMeta* m, size_t npages);
 // (0: all of them); under RLIMIT_AS also unmaps such a span at the end of the
 // reservation. Returns bytes purged.
 size_t purge(uint32_t now_ms, uint32_t min_age_ms);
+// The program set RLIMIT_AS (setrlimit, prlimit): the reservation fits it
+// now (fit_limit in reserve.cpp), unless the heap is busy, then at its next
+// growth.
+void limit_changed();
+// malloc_trim under RLIMIT_AS: free spans of min_pages or more are unmapped
+// (holes, mapped back when the heap needs them), so that their address
+// space serves the program's own mappings. Returns the pages unmapped.
+size_t unmap_free(size_t min_pages);
 // Pages the arena may still hand out (below its limit, free or fresh, counting
 // what the reservation could still grow by under RLIMIT_AS).
 size_t pages_available();

@@ -88,6 +88,13 @@ bool grow_top(size_t n);
 bool grow(size_t n);
 size_t punch(RunMeta* m);
 size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~size_t{0});
+// RLIMIT_AS set or lowered since the reservation last fitted it: the data
+// reserved past top and the side arrays past what is open go back, so that
+// the program's own mappings (thread stacks, mmap) are measured against the
+// limit with ours at their real size (a program that set 256 MiB after its
+// first malloc could neither mmap nor start a thread, and its mallocs went
+// on to 1 GiB); growth is measured against the room from then on.
+void fit_limit();
 
 // ---- large keep: the bound (keep.h) ----
 // Dirty pages over the bound are purged oldest first, outside the lock: their

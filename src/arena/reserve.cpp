@@ -72,6 +72,7 @@ struct Reservation {
   // The last extension refused (at this size, this RLIMIT_AS and room): not
   // promised again by pages_available() while nothing got better.
   size_t refused_at = 0, refused_pages = 0, refused_limit = 0, refused_room = 0;
+  size_t limit_seen = 0;  // RLIMIT_AS when the reservation last fitted it (fit_limit)
 };
 constinit Reservation g_res;
 
@@ -481,7 +482,41 @@ bool grow_top(size_t n) {
   }
 }
 
+void fit_limit() {
+  const size_t limit = os::address_space_limit();
+  if (limit == g_res.limit_seen) return;
+  g_res.limit_seen = limit;
+  if (limit == os::kUnlimited) return;
+  // The data past top (whole grow chunks), as shrink_tail gives it back:
+  // the size first, so that a racing free() of a pointer past it never
+  // reaches the unmapped range.
+  const size_t cut = round_up(g_heap.top, kArenaGrowPages), old = g_arena.npages;
+  if (cut < old) {
+    __atomic_store_n(&g_arena.npages, cut, __ATOMIC_RELEASE);
+    publish_size();
+    size_t from = cut;
+    for (unsigned i = 0; i < g_ntaken; ++i) {
+      if (g_taken[i].lo > from) os::release(page_addr(from), (g_taken[i].lo - from) << kPageShift);
+      from = g_taken[i].hi;
+    }
+    g_ntaken = 0;
+    if (old > from) os::release(page_addr(from), (old - from) << kPageShift);
+    if (g_open > cut) g_open = cut;
+  }
+  // The side arrays past what was ever opened (never read: g_pagemap.size
+  // stays below it) and past what the data left needs.
+  auto trim = [](void* base, size_t& mapped, size_t keep) {
+    if (mapped > keep && os::release(static_cast<char*>(base) + keep, mapped - keep)) mapped = keep;
+  };
+  const size_t tags_keep = g_res.tags_open > tags_bytes(cut) ? g_res.tags_open : tags_bytes(cut);
+  const size_t meta_keep = g_res.meta_open > meta_bytes(cut) ? g_res.meta_open : meta_bytes(cut);
+  trim(g_pagemap.tags, g_res.tags_mapped, tags_keep);
+  trim(g_arena.meta, g_res.meta_mapped, meta_keep);
+  if (options::get().verbose) say("fitted RLIMIT_AS: ", cut << kPageShift, limit);
+}
+
 bool grow(size_t n) {
+  fit_limit();  // the program may have set RLIMIT_AS since (and not through setrlimit)
   const int saved = errno;  // a refused mapping's: not the caller's business if this works
   // Holes first, where the span freed by a large block went under RLIMIT_AS
   // (free_span): else each round of "fill, free" would move the range up,
@@ -551,6 +586,7 @@ bool init() {
   // its own mappings (libraries, thread stacks), and the arena grows later.
   size_t want = g_res.max_pages << kPageShift;
   os::AddressSpace as = os::address_space();
+  g_res.limit_seen = as.limit;
   if (as.room != os::kUnlimited && (pages_for(as.room / 4) << kPageShift) < want) want = pages_for(as.room / 4) << kPageShift;
   // Memcheck's leak check reads every readable mapping: a small start, grown
   // in place as needed, keeps it from reading 256 GiB of untouched pages.
@@ -587,6 +623,29 @@ bool init() {
     if (opt.verbose) say("reserved ", size, g_heap.limit << kPageShift);
     return true;
   }
+}
+
+void limit_changed() {
+  if (!g_pagemap.base || !g_heap.lock.try_lock()) return;
+  fit_limit();
+  g_heap.lock.unlock();
+}
+
+size_t unmap_free(size_t min_pages) {
+  LockGuard g(g_heap.lock);
+  fit_limit();
+  size_t got = 0;
+  g_punch_refused = false;
+  for (RunMeta *m = g_heap.big, *next; m && g_holes < kHolesMax && !g_punch_refused; m = next) {
+    next = m->next;
+    if (m->npages >= min_pages) got += punch(m);
+  }
+  for (size_t n = kExact; n >= min_pages && n >= 1 && g_holes < kHolesMax && !g_punch_refused; --n)
+    for (RunMeta *m = g_heap.exact[n], *next; m && g_holes < kHolesMax && !g_punch_refused; m = next) {
+      next = m->next;
+      got += punch(m);
+    }
+  return got;
 }
 
 size_t pages_available() {

@@ -35,7 +35,14 @@ target_link_libraries(hz_rlimit_threads PRIVATE Threads::Threads)
 add_executable(hz_rlimit_realloc ${HZ_PRELOAD_DIR}/rlimit_realloc.c)
 target_compile_options(hz_rlimit_realloc PRIVATE -fno-builtin)
 
+# ... follows a limit the program sets itself after its first malloc, gives
+# back free spans' address space at malloc_trim, and works under a tiny one.
+add_executable(hz_rlimit_set ${HZ_PRELOAD_DIR}/rlimit_set.c)
+target_compile_options(hz_rlimit_set PRIVATE -fno-builtin)
+target_link_libraries(hz_rlimit_set PRIVATE Threads::Threads)
+
 hz_preload_test(rlimit.reserve rlimit_reserve.sh)
+hz_preload_test(rlimit.set rlimit_set.sh $<TARGET_FILE:hz_rlimit_set>)
 # Not in the hardened build, whose realloc always moves (a stale pointer to
 # the old block is caught).
 if(NOT HAKOZUNA_HARDENED)

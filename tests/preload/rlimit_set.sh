@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# rlimit_set.sh LIB WORK PROGRAM: PROGRAM (rlimit_set.c) sets RLIMIT_AS itself
+# after its first malloc (setrlimit, then the raw system call), frees
+# everything under a limit and trims, and runs under a tiny limit: the same
+# output as without the library (see rlimit_set.c).
+source "$(dirname "$0")/common.sh"
+prog=${3:?usage: $0 <lib> <work> <rlimit_set>}
+hard=$(ulimit -Hv)
+[[ $hard == unlimited ]] || skip "the hard RLIMIT_AS is set ($hard KiB)"
+run_pair set "$prog" set
+same set.out
+run_pair raw "$prog" raw
+same raw.out
+run_pair trim bash -c 'ulimit -v 400000 && exec "$0" trim' "$prog"
+same trim.out
+run_pair tiny bash -c 'ulimit -v 10000 && exec "$0" tiny' "$prog"
+same tiny.out
+cat "$HZ_WORK"/hz/*.out "$HZ_WORK"/hz/set.err
+pass
