@@ -482,27 +482,34 @@ bool grow_top(size_t n) {
   }
 }
 
+// The reservation's data ends at cut (at or past top) from now on.
+void cut_data(size_t cut) {
+  const size_t old = g_arena.npages;
+  // Size before the unmap: a free racing with this, of a pointer past cut
+  // (invalid: nothing there is in use), sees the new size or a zero tag, and
+  // never reaches the data.
+  __atomic_store_n(&g_arena.npages, cut, __ATOMIC_RELEASE);
+  publish_size();
+  // What lies past cut is ours but for the ranges an extension found taken
+  // (all past top): those are the program's, left as they are and forgotten.
+  size_t from = cut;
+  for (unsigned i = 0; i < g_ntaken; ++i) {
+    if (g_taken[i].lo > from) os::release(page_addr(from), (g_taken[i].lo - from) << kPageShift);
+    from = g_taken[i].hi;
+  }
+  g_ntaken = 0;
+  if (old > from) os::release(page_addr(from), (old - from) << kPageShift);
+  if (g_open > cut) g_open = cut;  // mapped again inaccessible when the reservation grows
+}
+
 void fit_limit() {
   const size_t limit = os::address_space_limit();
   if (limit == g_res.limit_seen) return;
   g_res.limit_seen = limit;
   if (limit == os::kUnlimited) return;
-  // The data past top (whole grow chunks), as shrink_tail gives it back:
-  // the size first, so that a racing free() of a pointer past it never
-  // reaches the unmapped range.
-  const size_t cut = round_up(g_heap.top, kArenaGrowPages), old = g_arena.npages;
-  if (cut < old) {
-    __atomic_store_n(&g_arena.npages, cut, __ATOMIC_RELEASE);
-    publish_size();
-    size_t from = cut;
-    for (unsigned i = 0; i < g_ntaken; ++i) {
-      if (g_taken[i].lo > from) os::release(page_addr(from), (g_taken[i].lo - from) << kPageShift);
-      from = g_taken[i].hi;
-    }
-    g_ntaken = 0;
-    if (old > from) os::release(page_addr(from), (old - from) << kPageShift);
-    if (g_open > cut) g_open = cut;
-  }
+  // The data past top (whole grow chunks), as shrink_tail gives it back.
+  const size_t cut = round_up(g_heap.top, kArenaGrowPages);
+  if (cut < g_arena.npages) cut_data(cut);
   // The side arrays past what was ever opened (never read: g_pagemap.size
   // stays below it) and past what the data left needs.
   auto trim = [](void* base, size_t& mapped, size_t keep) {
@@ -556,23 +563,8 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below) {
   PageRange d = m->dirty;
   size_t dirty = count(rebase(d, start, cut, top - cut)) << kPageShift;
   if (cut > start) put_free(start, cut - start, rebase(d, start, start, cut - start), m->since_ms);
-  size_t old = g_arena.npages;
   g_heap.top = cut;
-  // Size before the unmap: a free racing with this, of a pointer past cut
-  // (invalid: nothing there is in use), sees the new size or a zero tag, and
-  // never reaches the data.
-  __atomic_store_n(&g_pagemap.size, cut << kPageShift, __ATOMIC_RELEASE);
-  __atomic_store_n(&g_arena.npages, cut, __ATOMIC_RELEASE);
-  // What lies past cut is ours but for the ranges an extension found taken
-  // (all past top): those are the program's, left as they are and forgotten.
-  size_t from = cut;
-  for (unsigned i = 0; i < g_ntaken; ++i) {
-    if (g_taken[i].lo > from) os::release(page_addr(from), (g_taken[i].lo - from) << kPageShift);
-    from = g_taken[i].hi;
-  }
-  g_ntaken = 0;
-  if (old > from) os::release(page_addr(from), (old - from) << kPageShift);
-  if (g_open > cut) g_open = cut;  // mapped again inaccessible when the reservation grows
+  cut_data(cut);
   if (options::get().verbose) say("shrank to ", cut << kPageShift, 0);
   return dirty;
 }
