@@ -403,20 +403,6 @@ namespace hz {
 #define HZ_REALLOC_ROOM_PCT 50
 #endif
 inline constexpr size_t kReallocRoomPct = HZ_REALLOC_ROOM_PCT;
-// A large block that realloc moves takes its pages along (mremap) instead of
-// a copy: the new span gets the old pages without a byte copied or a page
-// faulted in, the old span fresh ones. Two buffers grown by realloc in
-// 64 KiB steps to 16 MiB copied and faulted in each moved copy (194 k
-// faults, 0.34 s; snmalloc 33 k, 0.11 s). The moved pages are a mapping of
-// their own until the block is freed (then replaced by fresh ones, which
-// merge back): at most kMovedSpansMax blocks at a time, each up to two
-// mappings (vm.max_map_count, 65 530). Not under RLIMIT_AS (the kernel
-// counts the move against the limit), valgrind or the hardened build.
-#ifndef HZ_REALLOC_MREMAP
-#define HZ_REALLOC_MREMAP 1
-#endif
-inline constexpr bool kReallocMremap = HZ_REALLOC_MREMAP != 0 && !kHardened;
-inline constexpr uint32_t kMovedSpansMax = 1024;
 }  // namespace hz
 
 // ---- fork (docs/boxes.md, "Fork handlers first") ----

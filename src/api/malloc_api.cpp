@@ -191,10 +191,6 @@ HZ_EXPORT void* hz_realloc(void* p, size_t size) noexcept {
   if (size > old && old > kMaxSmallSize && large::grow_in_place(p, size)) return p;
   void* q = size > old && old > kMaxSmallSize ? large::alloc_moved(old, size) : alloc(size);
   if (HZ_UNLIKELY(q == nullptr)) return nullptr;  // p stays valid
-  if (old > kMaxSmallSize && size > old && large::move_into(p, q)) {
-    large::free(p, true, true);
-    return q;
-  }
   memcpy(q, p, size < old ? size : old);
   if (old > kMaxSmallSize && size > old) {
     large::free(p, true);  // a page span (blocks of a size class are no larger)

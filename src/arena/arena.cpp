@@ -303,8 +303,7 @@ RunMeta* split_span(RunMeta* m, size_t npages) {
   return meta_of(page + npages);
 }
 
-bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge, bool zeroed) {
-  purge |= zeroed;
+bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   size_t page = page_of(m), n = m->npages;
   HZ_CHECK(m->state == kSpanInUse, "page heap: freeing a span not in use");
   const bool keep = keep_it && keep::on();
@@ -321,7 +320,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge, bool zero
   const keep::AtFree fate = purge ? keep::AtFree::kPurge
                                   : keep::at_free(n, keep, keep ? keep::span_limit_pages(peak) : 0, under_rlimit && !as_keep);
   const bool purge_now = fate == keep::AtFree::kPurge;
-  if (purge_now && !zeroed) {
+  if (purge_now) {
     os::purge(page_addr(page), n << kPageShift, kFreeSpansOpen);  // outside the lock: syscalls are slow
     stats::add(stats::kPurgedBytes, n << kPageShift);
   }

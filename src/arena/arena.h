@@ -107,7 +107,6 @@ struct RunMeta {
   uint8_t in_pass;    // small run: on the touched list of the current pass
   uint8_t hole_listed;  // hole: on the hole list (a stale "hole" state inside a span is not)
   uint8_t grew_up;      // free span: its last merge added pages above its dirty ones (the bound cuts below)
-  uint8_t moved;        // large span: realloc moved pages into it (a mapping of their own; HZ_REALLOC_MREMAP)
   [[no_unique_address]] std::conditional_t<kRemoteLite, RunRemote, NoRunRemote> remote;
 };
 
@@ -153,10 +152,8 @@ inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
 // kLargeKeepPurgerBytes: then even a single-threaded process needs the purger
 // (only the decay returns them while the program idles).
 // idle_ms: the span's memory was idle this long already (its decay clock
-// starts that much earlier). purge: purged at once, whatever its size;
-// zeroed: its pages are fresh already (os::fresh, os::move_pages), so as
-// purged without a system call.
-bool free_span(RunMeta* m, bool keep = false, uint32_t idle_ms = 0, bool purge = false, bool zeroed = false);
+// starts that much earlier). purge: purged at once, whatever its size.
+bool free_span(RunMeta* m, bool keep = false, uint32_t idle_ms = 0, bool purge = false);
 // Grows the span m (in use) to npages in place, from the free span right
 // after it or fresh pages when it ends at the top: realloc of a large block
 // then copies nothing, and leaves no freed copy dirty behind it (a buffer

@@ -290,13 +290,6 @@ void refill(ThreadCache* tc, unsigned cls) {
   }
   unsigned got;
   FreeBlock* last;
-#ifndef HZ_CARVE_MAX_BYTES
-#define HZ_CARVE_MAX_BYTES 0
-#endif
-  if constexpr (HZ_CARVE_MAX_BYTES != 0) {
-    const unsigned by_bytes = HZ_CARVE_MAX_BYTES / kClasses[cls].size;
-    if (want > by_bytes) want = by_bytes ? by_bytes : 1;
-  }
   FreeBlock* head = central::carve(tc->shard, cls, want, &got, &last);
   if (HZ_UNLIKELY(!head)) {
     // Arena exhausted (S45): flush and reclaim everywhere, then carve again;

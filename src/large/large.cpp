@@ -1,8 +1,6 @@
 #include "large/large.h"
 
 #include <errno.h>
-
-#include <atomic>
 #include <string.h>
 
 #include "arena/arena.h"
@@ -59,7 +57,6 @@ void* alloc_span(size_t size, size_t align, bool zero, bool reclaim, size_t room
     return nullptr;
   }
   m->cls = kLargeClass;
-  m->moved = 0;
   size_t page = arena::page_of(m);
   PageTag tag = make_tag(kLargeClass);
   __atomic_store(&g_pagemap.tags[page], &tag, __ATOMIC_RELEASE);
@@ -90,23 +87,7 @@ void* alloc_span(size_t size, size_t align, bool zero, bool reclaim, size_t room
 
 void* alloc(size_t size, size_t align, bool zero) { return alloc_span(size, align, zero, true); }
 
-namespace {
-// Spans holding pages realloc moved in (RunMeta::moved): each is a mapping
-// of its own until freed (os::fresh then merges it back).
-constinit std::atomic<uint32_t> g_moved{0};
-constinit bool g_mremap_refused = false;  // the kernel has no MREMAP_DONTUNMAP
-
-// A span that holds moved pages gets fresh ones over its first n pages;
-// false if it holds none.
-bool unmove(RunMeta* m, size_t n) {
-  if (!kReallocMremap || !m->moved) return false;
-  m->moved = 0;
-  g_moved.fetch_sub(1, std::memory_order_relaxed);
-  return os::fresh(arena::page_addr(arena::page_of(m)), n << kPageShift);
-}
-}  // namespace
-
-void free(void* p, bool moved, bool moved_away) {
+void free(void* p, bool moved) {
   size_t page = arena::page_of(p);
   RunMeta* m = arena::meta_of(page);
   if (HZ_UNLIKELY(stats::counting())) stats::span_free(p, (size_t{m->npages} - kGuardPages) << kPageShift);
@@ -114,33 +95,9 @@ void free(void* p, bool moved, bool moved_away) {
   // Hardened: purged and inaccessible until the page heap hands it out again.
   if constexpr (kHardened) hardened::close_span(p, size_t{m->npages} << kPageShift);
   stats::add(stats::kLargeFree, 1);
-  // Pages moved in: fresh ones replace them (not kept: they would stay a
-  // mapping of their own), or moved away, fresh ones came in their place.
-  const bool zeroed = unmove(m, m->npages) || moved_away;
   // Kept dirty for reuse (large keep): only the decay returns it, so past
   // kLargeKeepPurgerBytes kept a purger runs even in a single-threaded process.
-  budget::note_idle_memory(arena::free_span(m, !moved && !zeroed, 0, moved, zeroed));
-}
-
-bool move_into(void* p, void* q) {
-  if constexpr (!kReallocMremap) return false;
-  if (g_mremap_refused || track::active() || g_moved.load(std::memory_order_relaxed) >= kMovedSpansMax ||
-      os::address_space_limit() != os::kUnlimited)
-    return false;
-  RunMeta* from = arena::meta_of(arena::page_of(p));
-  const size_t bytes = size_t{from->npages} << kPageShift;
-  const int saved = errno;
-  if (!os::move_pages(p, bytes, q)) {
-    if (errno == EINVAL) g_mremap_refused = true;  // before Linux 5.7 (or a kernel that forbids it)
-    errno = saved;
-    return false;
-  }
-  // The pages left are fresh, merged back (move_pages): no longer moved ones.
-  if (from->moved) from->moved = 0, g_moved.fetch_sub(1, std::memory_order_relaxed);
-  arena::meta_of(arena::page_of(q))->moved = 1;
-  g_moved.fetch_add(1, std::memory_order_relaxed);
-  stats::add(stats::kReallocMremap, 1);
-  return true;
+  budget::note_idle_memory(arena::free_span(m, !moved, 0, moved));
 }
 
 void* alloc_moved(size_t old, size_t size) {
@@ -191,10 +148,6 @@ void shrink_in_place(void* p, size_t size) {
   RunMeta* tail = arena::split_span(m, keep);
   if (!tail) return;
   tail->cls = kLargeClass;
-  // Moved pages: the tail's get fresh ones, merged with what follows (the
-  // head stays a mapping of its own until freed).
-  const bool zeroed = m->moved && os::fresh(arena::page_addr(page + keep), (n - keep) << kPageShift);
-  tail->moved = 0;
   // No block ever started at the tail: a free of it is an invalid pointer,
   // not a double free (the freed tag said so).
   g_pagemap.tags[page + keep] = make_tag(0);
@@ -203,7 +156,7 @@ void shrink_in_place(void* p, size_t size) {
     stats::span_alloc(p, keep << kPageShift, false);
   }
   stats::add(stats::kReallocShrink, 1);
-  budget::note_idle_memory(arena::free_span(tail, !zeroed, 0, false, zeroed));
+  budget::note_idle_memory(arena::free_span(tail, true));
 }
 
 bool grow_in_place(void* p, size_t size) {

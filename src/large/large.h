@@ -17,13 +17,7 @@ void* alloc(size_t size, size_t align, bool zero);
 // (a buffer grown step by step kept each step's old copy resident until the
 // decay: python's lists, in steps of 1/8 up to 7.5 MB in the
 // preload test; glibc's mremap keeps none).
-// moved_away: realloc moved its pages into the new block (move_into): fresh
-// pages are in their place, nothing to purge.
-void free(void* p, bool moved = false, bool moved_away = false);
-// realloc, HZ_REALLOC_MREMAP: moves the pages of the large block p into q,
-// a new large block at least as long, without copying them. False: nothing
-// moved (the caller copies).
-bool move_into(void* p, void* q);
+void free(void* p, bool moved = false);
 size_t usable_size(const void* p);
 // realloc: a new block for a large block of old bytes that must move to
 // hold size bytes, with room to grow in place (kReallocRoomPct).

@@ -68,25 +68,6 @@ bool purge(void* p, size_t size, bool accessible) {
   return dropped;
 }
 
-bool move_pages(void* from, size_t size, void* to) {
-  const int saved = errno;
-  void* q = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
-  if (q != to) {
-    errno = saved;
-    return false;
-  }
-  fresh(from, size);  // refused: from stays mapped, empty, a mapping of its own
-  errno = saved;
-  return true;
-}
-
-bool fresh(void* p, size_t size) {
-  const int saved = errno;
-  const bool ok = mmap(p, size, kProt, kFlags | MAP_FIXED, -1, 0) == p;
-  errno = saved;
-  return ok;
-}
-
 bool protect(void* p, size_t size, bool accessible) { return mprotect(p, size, accessible ? kProt : PROT_NONE) == 0; }
 
 void advise_hugepages(void* p, size_t size) { madvise(p, size, MADV_HUGEPAGE); }

@@ -22,16 +22,6 @@ bool release(void* p, size_t size);
 // no access unless `accessible` (a range that may hold the hardened build's
 // closed spans); false then.
 bool purge(void* p, size_t size, bool accessible = true);
-// Moves the pages of [from, from+size) to [to, to+size) (both page-aligned,
-// apart, readable and writable), whatever was at to before: mremap leaves
-// from mapped (DONTUNMAP: no gap another thread's mmap could take), then
-// fresh pages replace its emptied mapping, which merge with their
-// neighbours. False (nothing moved) where the kernel refuses (before 5.7,
-// a limit, the mapping limit).
-bool move_pages(void* from, size_t size, void* to);
-// Replaces [p, p+size) with fresh zero pages of the reservation's kind
-// (merged with their neighbours). False if the kernel refused.
-bool fresh(void* p, size_t size);
 // Makes [p, p+size) readable and writable, or inaccessible (hardened build:
 // guard pages, freed spans). False if the kernel refused (too many mappings).
 bool protect(void* p, size_t size, bool accessible);
