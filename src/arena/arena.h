@@ -107,6 +107,7 @@ struct RunMeta {
   uint8_t in_pass;    // small run: on the touched list of the current pass
   uint8_t hole_listed;  // hole: on the hole list (a stale "hole" state inside a span is not)
   uint8_t grew_up;      // free span: its last merge added pages above its dirty ones (the bound cuts below)
+  uint8_t punched;      // hole: ours, unmapped by punch (0: a range the program took, add_top)
   [[no_unique_address]] std::conditional_t<kRemoteLite, RunRemote, NoRunRemote> remote;
 };
 
@@ -167,16 +168,13 @@ bool grow_in_place(RunMeta* m, size_t npages);
 RunMeta* split_span(RunMeta* m, size_t npages);
 // Purges dirty free spans that have been idle for at least min_age_ms
 // (0: all of them); under RLIMIT_AS also unmaps such a span at the end of the
-// reservation. Returns bytes purged.
+// reservation, and free spans of 1 MiB or more idle as long anywhere
+// (holes). Returns bytes purged.
 size_t purge(uint32_t now_ms, uint32_t min_age_ms);
 // The program set RLIMIT_AS (setrlimit, prlimit): the reservation fits it
 // now (fit_limit in reserve.cpp), unless the heap is busy, then at its next
 // growth.
 void limit_changed();
-// malloc_trim under RLIMIT_AS: free spans of min_pages or more are unmapped
-// (holes, mapped back when the heap needs them), so that their address
-// space serves the program's own mappings. Returns the pages unmapped.
-size_t unmap_free(size_t min_pages);
 // Pages the arena may still hand out (below its limit, free or fresh, counting
 // what the reservation could still grow by under RLIMIT_AS).
 size_t pages_available();

@@ -95,6 +95,14 @@ size_t shrink_tail(uint32_t now_ms, uint32_t min_age_ms, size_t at_or_below = ~s
 // first malloc could neither mmap nor start a thread, and its mallocs went
 // on to 1 GiB); growth is measured against the room from then on.
 void fit_limit();
+// Under RLIMIT_AS, free spans of kUnmapMinPages or more idle for min_age_ms
+// are unmapped (holes, mapped back when the heap needs them): their address
+// space serves the program's own mappings once it has freed its blocks,
+// wherever they lay (350 MiB of small blocks freed, then trimmed or left to
+// the decay: 1 of 8 threads could start, a 32 MiB mmap failed; glibc gave
+// its heap top back). From purge (the decay, malloc_trim). Returns pages.
+constexpr size_t kUnmapMinPages = 256;  // 1 MiB: 64 KiB pieces between live runs piled up as holes
+size_t unmap_idle(uint32_t now_ms, uint32_t min_age_ms);
 
 // ---- large keep: the bound (keep.h) ----
 // Dirty pages over the bound are purged oldest first, outside the lock: their

@@ -202,6 +202,7 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
       LockGuard g(g_heap.lock);
       if (HZ_UNLIKELY(g_heap.relist_in_child)) purging_relist();
       if (first) {
+        fit_limit();  // a limit set while the heap was busy, or from outside (rlimit_hook.cpp)
         if (min_age_ms && (k = spare_tick(ev))) unlocked += count(ev[0].cut) << kPageShift;
         purged += shrink_tail(now_ms, min_age_ms);
       }
@@ -227,6 +228,10 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms) {
     purge_evicted(ev, k);
   }
   stats::add(stats::kPurgedBytes, purged);
+  {
+    LockGuard g(g_heap.lock);
+    purged += unmap_idle(now_ms, min_age_ms) << kPageShift;
+  }
   return purged + unlocked;
 }
 

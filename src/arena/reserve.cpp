@@ -5,6 +5,7 @@
 // Its growth, the holes (free spans unmapped when the top cannot grow), the
 // shrink of its tail under RLIMIT_AS, and what the heap could still reach.
 #include <errno.h>
+#include <sched.h>
 
 #include "arena/heap.h"
 #include "options/options.h"
@@ -348,9 +349,27 @@ bool refill_holes(size_t n) {
       continue;
     }
     hole_unlink(m);
-    insert_free(page, h, kClean, os::now_ms());
+    size_t start = insert_free(page, h, kClean, os::now_ms());
     stats::add(stats::kArenaHoleRefills, 1);
     if (find_free(n)) return true;  // no more than it takes: the rest stays unmapped
+    // It can serve n with the holes beside it (hole_can_serve): those next,
+    // whichever list position they hold (one at a time from the list, the
+    // range crept up past holes each too small alone).
+    for (unsigned more = 0; more < kHoleProbes; ++more) {
+      const size_t len = meta_of(start)->npages;
+      RunMeta* side = nullptr;
+      if (start > 0 && meta_of(start - 1)->state == kSpanHole) side = meta_of(start - meta_of(start - 1)->npages);
+      if ((!side || !side->hole_listed) && start + len < g_heap.top && meta_of(start + len)->state == kSpanHole)
+        side = meta_of(start + len);
+      if (!side || !side->hole_listed || side->npages > g_heap.limit - (g_heap.top - g_hole_pages)) break;
+      const size_t sp = page_of(side), sn = side->npages;
+      if (!os::reserve_at(page_addr(sp), sn << kPageShift)) break;
+      hole_unlink(side);
+      start = insert_free(sp, sn, kClean, os::now_ms());
+      stats::add(stats::kArenaHoleRefills, 1);
+      if (find_free(n)) return true;
+    }
+    return find_free(n) != nullptr;  // (the list may have changed under next)
   }
   return false;
 }
@@ -365,10 +384,31 @@ size_t punch(RunMeta* m) {
   g_punch_refused = !os::release(page_addr(page), n << kPageShift);
   if (g_punch_refused) return 0;
   list_remove(m);
+  const size_t got = n;
+  // One hole with the punched holes beside it (one unmapped range): apart,
+  // trims that each unmapped the free pieces between live runs piled up
+  // holes to kHolesMax, none large enough to serve a request once mapped
+  // back alone, and the range crept up by 8 MiB a trim (a helper's loop
+  // under a 400 MiB limit: 6 GB reserved, its own mmap failing).
+  auto punched = [](RunMeta* h) { return h->state == kSpanHole && h->hole_listed && h->punched; };
+  if (page > 0 && meta_of(page - 1)->state == kSpanHole) {
+    RunMeta* left = meta_of(page - meta_of(page - 1)->npages);
+    if (punched(left) && left->npages == meta_of(page - 1)->npages) {
+      hole_unlink(left);
+      page -= left->npages;
+      n += left->npages;
+    }
+  }
+  if (page + n < g_heap.top && punched(meta_of(page + n))) {
+    RunMeta* right = meta_of(page + n);
+    hole_unlink(right);
+    n += right->npages;
+  }
   set_span(page, n, kSpanHole);
-  hole_link(m);
+  meta_of(page)->punched = 1;
+  hole_link(meta_of(page));
   stats::add(stats::kArenaHoles, 1);
-  return n;
+  return got;
 }
 
 size_t punch_holes(size_t want) {
@@ -433,6 +473,7 @@ bool add_top(size_t page, size_t n, bool* refused) {
       // once the program has let it go.
       const size_t hi = g_taken[i].hi < end ? g_taken[i].hi : end;
       set_span(page, hi - page, kSpanHole);
+      meta_of(page)->punched = 0;  // the program's: mapped back only once it lets it go, never merged
       hole_link(meta_of(page));
       all_free = false;
       if (hi == g_taken[i].hi) {
@@ -618,25 +659,29 @@ bool init() {
 }
 
 void limit_changed() {
-  if (!g_pagemap.base || !g_heap.lock.try_lock()) return;
-  fit_limit();
-  g_heap.lock.unlock();
+  if (!g_pagemap.base) return;
+  // Not blocking on the lock: setrlimit may run in a signal handler whose
+  // thread holds it. Another thread holds it only briefly; failing that, the
+  // next growth or decay pass fits the limit.
+  for (int i = 0; i < 1000; ++i) {
+    if (g_heap.lock.try_lock()) {
+      fit_limit();
+      g_heap.lock.unlock();
+      return;
+    }
+    sched_yield();
+  }
 }
 
-size_t unmap_free(size_t min_pages) {
-  LockGuard g(g_heap.lock);
-  fit_limit();
+size_t unmap_idle(uint32_t now_ms, uint32_t min_age_ms) {
+  if (os::address_space_limit() == os::kUnlimited) return 0;
   size_t got = 0;
   g_punch_refused = false;
   for (RunMeta *m = g_heap.big, *next; m && g_holes < kHolesMax && !g_punch_refused; m = next) {
     next = m->next;
-    if (m->npages >= min_pages) got += punch(m);
+    if (m->npages >= kUnmapMinPages && now_ms - m->since_ms >= min_age_ms) got += punch(m);
   }
-  for (size_t n = kExact; n >= min_pages && n >= 1 && g_holes < kHolesMax && !g_punch_refused; --n)
-    for (RunMeta *m = g_heap.exact[n], *next; m && g_holes < kHolesMax && !g_punch_refused; m = next) {
-      next = m->next;
-      got += punch(m);
-    }
+  if (got && options::get().verbose) say("unmapped idle free spans: ", got << kPageShift, 0);
   return got;
 }
 

@@ -5,7 +5,7 @@
 // limit: a program that set 256 MiB after it (python's resource.setrlimit)
 // could no longer mmap or start a thread, and its mallocs went on past the
 // limit inside the reservation. A limit set by another process (prlimit
-// from outside) is seen at the heap's next growth instead.
+// from outside) is seen at the heap's next growth or decay pass instead.
 //
 // Weak, as the fork registration interposer (cache/fork_order.cpp): in a
 // static program libc's own definitions may win, and then only growth sees
@@ -20,7 +20,9 @@
 namespace {
 int set_limit(pid_t pid, int resource, const void* new_limit, void* old_limit) {
   long rc = syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
-  if (rc == 0 && new_limit && resource == RLIMIT_AS && (pid == 0 || pid == getpid())) hz::arena::limit_changed();
+  // Any pid: a thread's id names its process too, and for another process
+  // fit_limit finds our own limit unchanged.
+  if (rc == 0 && new_limit && resource == RLIMIT_AS) hz::arena::limit_changed();
   return static_cast<int>(rc);
 }
 }  // namespace

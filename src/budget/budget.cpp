@@ -30,9 +30,6 @@ constinit std::atomic<bool> g_purger_started{false};
 
 namespace {
 
-// malloc_trim under RLIMIT_AS unmaps free spans of at least this many pages
-// (64 KiB): smaller ones are not worth a mapping each.
-constexpr size_t kTrimUnmapMinPages = 16;
 constinit uint32_t g_delay_ms = kPurgeDelayMsDefault;
 constinit bool g_background = true;
 constinit std::atomic<uint32_t> g_purger_retry_ms{0};  // after a failure, no new attempt before this
@@ -541,13 +538,7 @@ size_t trim() {
     reclaim_shard(s, true);
     sh.trim_seen.store(ev, std::memory_order_relaxed);
   }
-  size_t released = arena::purge(os::now_ms(), 0);
-  // Under RLIMIT_AS the address space too: free spans in the middle of the
-  // heap held it for good (350 MiB of 4 000-byte blocks freed, then trimmed:
-  // 1 of 8 threads could start, an mmap of 32 MiB failed; glibc, whose heap
-  // top was free, gave it back).
-  if (os::address_space_limit() != os::kUnlimited) released += arena::unmap_free(kTrimUnmapMinPages) << kPageShift;
-  return released;
+  return arena::purge(os::now_ms(), 0);  // under RLIMIT_AS free spans' address space too
 }
 
 void fork_child_unlocked() {

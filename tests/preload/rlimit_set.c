@@ -13,6 +13,10 @@
 //        kept their address space).
 //   tiny (run under `ulimit -v 10000`) 1000 mallocs of 64 B and one of
 //        1 MiB (all failed: the reservation's floor was 16 MiB).
+//   tid  `set` with the limit set by another thread, through prlimit with
+//        its thread id (the limit is the process's; it was not seen).
+//   busy `set` (768 MiB) while 4 threads malloc and free 3 MiB blocks (the
+//        heap was busy at the setrlimit: not seen, 9 of 40 runs).
 // Prints what it got; built without hakozuna, run with and without it.
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -23,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MiB (1024UL * 1024UL)
@@ -50,18 +55,51 @@ static const char* maps(size_t bytes) {
 
 static void* held[100000];
 
-static int limit_self(int raw) {
+static struct rlimit g_rl = {256 * MiB, 256 * MiB};
+static void* limit_by_tid(void* a) {
+  return (void*)(long)prlimit((pid_t)syscall(SYS_gettid), RLIMIT_AS, &g_rl, NULL);
+}
+static volatile int g_stop;
+static void* churn(void* a) {
+  while (!g_stop) {
+    void* volatile p = malloc(3 * MiB);
+    free(p);
+  }
+  return a;
+}
+
+static int limit_self(int how) {  // 0 setrlimit, 1 raw, 2 tid, 3 busy
   void* volatile warm = malloc(64);  // the first malloc: the reservation is made
   free(warm);
-  struct rlimit rl = {256 * MiB, 256 * MiB};
-  if (raw ? syscall(SYS_prlimit64, 0, RLIMIT_AS, &rl, NULL) : setrlimit(RLIMIT_AS, &rl)) {
+  int rc = 0;
+  pthread_t t[4];
+  if (how == 2) {
+    void* r;
+    if (pthread_create(&t[0], NULL, limit_by_tid, NULL) || pthread_join(t[0], &r)) return 1;
+    rc = (int)(long)r;
+  } else if (how == 3) {
+    g_rl.rlim_cur = g_rl.rlim_max = 768 * MiB;  // glibc's four thread arenas take 256 MiB of it
+    for (int i = 0; i < 4; ++i) pthread_create(&t[i], NULL, churn, NULL);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    rc = setrlimit(RLIMIT_AS, &g_rl);
+    g_stop = 1;
+    for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+  } else {
+    rc = how ? (int)syscall(SYS_prlimit64, 0, RLIMIT_AS, &g_rl, NULL) : setrlimit(RLIMIT_AS, &g_rl);
+  }
+  if (rc) {
     perror("setrlimit");
     return 1;
   }
+  // First without a malloc in between: only the setrlimit can have fitted it
+  // (the raw system call is seen at the next growth).
+  if (how != 1) printf("at once: mmap(16 MiB): %s, thread: %s\n", maps(16 * MiB), threads(1) == 1 ? "ok" : "FAILED");
   size_t n = 0;
   while (n < 1024 && (held[n] = malloc(MiB)) != NULL) memset(held[n++], 7, MiB);
   for (size_t i = 0; i < n; ++i) free(held[i]);
-  printf("1 MiB blocks under 256 MiB: %s\n", n < 256 ? "fewer than 256" : "256 or more");
+  const size_t lim = g_rl.rlim_cur / MiB;
+  printf("1 MiB blocks under %zu MiB: %s\n", lim, n < lim ? "fewer than the limit" : "as many as the limit or more");
   fprintf(stderr, "got %zu blocks of 1 MiB\n", n);
   printf("mmap(16 MiB): %s\nthread: %s\n", maps(16 * MiB), threads(1) == 1 ? "ok" : "FAILED");
   return 0;
@@ -69,7 +107,9 @@ static int limit_self(int raw) {
 
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
-  if (!strcmp(mode, "set") || !strcmp(mode, "raw")) return limit_self(!strcmp(mode, "raw"));
+  const char* how[] = {"set", "raw", "tid", "busy"};
+  for (int i = 0; i < 4; ++i)
+    if (!strcmp(mode, how[i])) return limit_self(i);
   if (!strcmp(mode, "trim")) {
     size_t n = 0;
     while (n < 100000 && n * 4000 < 350 * MiB && (held[n] = malloc(4000)) != NULL) memset(held[n++], 1, 4000);
@@ -89,6 +129,6 @@ int main(int argc, char** argv) {
     printf("malloc(64): %d of 1000\nmalloc(1 MiB): %s\n", ok, q ? "ok" : "NULL");
     return 0;
   }
-  fprintf(stderr, "usage: %s set|raw|trim|tiny\n", argv[0]);
+  fprintf(stderr, "usage: %s set|raw|tid|busy|trim|tiny\n", argv[0]);
   return 2;
 }

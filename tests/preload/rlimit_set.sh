@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # rlimit_set.sh LIB WORK PROGRAM: PROGRAM (rlimit_set.c) sets RLIMIT_AS itself
-# after its first malloc (setrlimit, then the raw system call), frees
+# after its first malloc (setrlimit, the raw system call, prlimit from
+# another thread, setrlimit while threads are busy in the heap), frees
 # everything under a limit and trims, and runs under a tiny limit: the same
 # output as without the library (see rlimit_set.c).
 source "$(dirname "$0")/common.sh"
@@ -11,6 +12,12 @@ run_pair set "$prog" set
 same set.out
 run_pair raw "$prog" raw
 same raw.out
+run_pair tid "$prog" tid
+same tid.out
+for round in 1 2 3 4 5; do  # a race: each round a new chance
+  run_pair "busy$round" "$prog" busy
+  same "busy$round.out"
+done
 run_pair trim bash -c 'ulimit -v 400000 && exec "$0" trim' "$prog"
 same trim.out
 run_pair tiny bash -c 'ulimit -v 10000 && exec "$0" tiny' "$prog"
