@@ -5,7 +5,9 @@
 // Its growth, the holes (free spans unmapped when the top cannot grow), the
 // shrink of its tail under RLIMIT_AS, and what the heap could still reach.
 #include <errno.h>
-#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "arena/heap.h"
 #include "options/options.h"
@@ -661,20 +663,22 @@ bool init() {
 void limit_changed() {
   if (!g_pagemap.base) return;
   // Not blocking on the lock: setrlimit may run in a signal handler whose
-  // thread holds it. Another thread holds it only briefly; failing that, the
-  // next growth or decay pass fits the limit.
+  // thread holds it. Another thread holds it only briefly, unless it was
+  // preempted holding it (1 000 sched_yields were not enough beside a busy
+  // core): 100 ms at most, then the next growth or decay pass fits it.
   for (int i = 0; i < 1000; ++i) {
     if (g_heap.lock.try_lock()) {
       fit_limit();
       g_heap.lock.unlock();
       return;
     }
-    sched_yield();
+    struct timespec ts = {0, 100000};
+    syscall(SYS_nanosleep, &ts, nullptr);  // libc's is a cancellation point
   }
 }
 
 size_t unmap_idle(uint32_t now_ms, uint32_t min_age_ms) {
-  if (os::address_space_limit() == os::kUnlimited) return 0;
+  if (g_res.limit_seen == os::kUnlimited) return 0;  // as last fitted: no system call
   size_t got = 0;
   g_punch_refused = false;
   for (RunMeta *m = g_heap.big, *next; m && g_holes < kHolesMax && !g_punch_refused; m = next) {
