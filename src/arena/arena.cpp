@@ -219,7 +219,7 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* 
   const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
   *k = spare_after_placement(in_spare, npages > kExact, count(mine), npages, count(d), below, above, ev);
-  *k += hold_peak(peak, ev + *k, kEvictMax - *k);
+  if (npages > kExact) *k += hold_peak(peak, ev + *k, kEvictMax - *k);  // runs raising the peak evict nothing
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
