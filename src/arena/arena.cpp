@@ -275,7 +275,7 @@ bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   set_span(page, npages, kSpanInUse);
   g_heap.in_use += need;
   *k = spare_after_placement(in_spare, true, overlap(d, 0, need), need, count(d), rest, nullptr, ev);
-  *k += hold_peak(peak, ev + *k, kEvictMax - *k);
+  if (npages > kExact) *k += hold_peak(peak, ev + *k, kEvictMax - *k);
   note_peak();
   return true;
 }

@@ -172,8 +172,8 @@ RunMeta* split_span(RunMeta* m, size_t npages);
 // (holes). Returns bytes purged.
 size_t purge(uint32_t now_ms, uint32_t min_age_ms);
 // The program set RLIMIT_AS (setrlimit, prlimit): the reservation fits it
-// now (fit_limit in reserve.cpp), unless the heap is busy, then at its next
-// growth.
+// now (fit_limit in reserve.cpp), unless the heap stays busy for 100 ms,
+// then at its next growth or decay pass.
 void limit_changed();
 // Pages the arena may still hand out (below its limit, free or fresh, counting
 // what the reservation could still grow by under RLIMIT_AS).

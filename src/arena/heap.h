@@ -118,7 +118,7 @@ constexpr unsigned kEvictMax = 8;
 // Dirty pages counted against the bound: those of the big list but the spare's.
 size_t dirty_bounded();
 unsigned take_over_bound(size_t limit, Evict* out, unsigned max = kEvictMax);
-// HZ_KEEP_UNDER_PEAK: after a span was placed or grown, kept dirty pages
+// HZ_KEEP_UNDER_PEAK: after a span over kExact pages was placed or grown, kept dirty pages
 // that would make the mapped total pass peak (the mapped peak before it) are
 // taken to be purged, oldest first, into ev (at most max): what the program
 // uses may raise the peak, what we keep for it may not.
