@@ -50,8 +50,8 @@ inline constexpr size_t kPageSize = size_t{1} << kPageShift;
 // Under RLIMIT_AS only a part of the room left is reserved at first; the
 // reservation is halved on failure (valgrind, strict overcommit, a tight
 // RLIMIT_AS) down to kArenaReserveMin, and grows in place later when more is
-// needed. (16 MiB: under `ulimit -v 16000` every malloc failed; python3
-// needed 28 MB of limit where glibc needs 12.)
+// needed. (It was 16 MiB: under `ulimit -v 16000` every malloc failed, and
+// python3 needed 28 MB of limit where glibc needs 12.)
 inline constexpr size_t kArenaReserveDefault = size_t{256} << 30;
 inline constexpr size_t kArenaReserveMin = size_t{2} << 20;
 // The arena's regions are placed at a random spot in [low, high) (x86-64 user

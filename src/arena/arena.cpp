@@ -219,7 +219,7 @@ RunMeta* place_span(size_t npages, size_t align_pages, PageRange* dirty, Evict* 
   const PageRange mine = rebase(d, page, at, npages);
   g_heap.in_use += npages;
   *k = spare_after_placement(in_spare, npages > kExact, count(mine), npages, count(d), below, above, ev);
-  if (npages > kExact) *k += hold_peak(peak, ev + *k, kEvictMax - *k);  // runs raising the peak evict nothing
+  *k += hold_peak(peak, npages, ev + *k, kEvictMax - *k);
   note_peak();
   if constexpr (kHardened) {
     if (!hardened::open_span(page_addr(at), npages << kPageShift)) {  // too many mappings
@@ -275,7 +275,7 @@ bool grow_span(RunMeta* m, size_t npages, Evict* ev, unsigned* k) {
   set_span(page, npages, kSpanInUse);
   g_heap.in_use += need;
   *k = spare_after_placement(in_spare, true, overlap(d, 0, need), need, count(d), rest, nullptr, ev);
-  if (npages > kExact) *k += hold_peak(peak, ev + *k, kEvictMax - *k);
+  *k += hold_peak(peak, npages, ev + *k, kEvictMax - *k);
   note_peak();
   return true;
 }

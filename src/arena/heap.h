@@ -118,11 +118,12 @@ constexpr unsigned kEvictMax = 8;
 // Dirty pages counted against the bound: those of the big list but the spare's.
 size_t dirty_bounded();
 unsigned take_over_bound(size_t limit, Evict* out, unsigned max = kEvictMax);
-// HZ_KEEP_UNDER_PEAK: after a span over kExact pages was placed or grown, kept dirty pages
-// that would make the mapped total pass peak (the mapped peak before it) are
-// taken to be purged, oldest first, into ev (at most max): what the program
-// uses may raise the peak, what we keep for it may not.
-unsigned hold_peak(size_t peak, Evict* ev, unsigned max);
+// HZ_KEEP_UNDER_PEAK: after a span of npages was placed or grown (to
+// npages), if it is over kExact pages, kept dirty pages that would make the
+// mapped total pass peak (the mapped peak before it) are taken to be purged,
+// oldest first, into ev (at most max): what the program uses may raise the
+// peak, what we keep for it may not.
+unsigned hold_peak(size_t peak, size_t npages, Evict* ev, unsigned max);
 unsigned spare_after_placement(bool in_spare, bool large, size_t reused, size_t npages, size_t spare_dirty,
                                RunMeta* a, RunMeta* b, Evict* ev);
 // Outside the lock: purges the evicted spans, then lists them again under it.

@@ -167,16 +167,21 @@ unsigned spare_after_placement(bool in_spare, bool large, size_t reused, size_t 
   return k + drop(b, ev + k);
 }
 
-unsigned hold_peak(size_t peak, Evict* ev, unsigned max) {
+unsigned hold_peak(size_t peak, size_t npages, Evict* ev, unsigned max) {
   // Only where the floor, not the share of the peak, is what lets pages be
   // kept: beyond, the share bounds them (the rule there purged the kept
   // spans of a program replacing 5-25 MiB buffers at each new one: 0.62x,
-  // and its peak RSS rose 13%).
-  if (!kKeepUnderPeak || !keep::on() || peak / kLargeKeepShare >= (kLargeKeepMinBytes >> kPageShift)) return 0;
+  // and its peak RSS rose 13%). Not for runs: carved while a small heap
+  // ramps up, each raised the peak and purged spans used again (dist_app
+  // 0.90x).
+  if (!kKeepUnderPeak || !keep::on() || npages <= kExact || peak / kLargeKeepShare >= (kLargeKeepMinBytes >> kPageShift))
+    return 0;
   const size_t mapped = g_heap.in_use + g_heap.dirty_free - spare_pages();
   if (mapped <= peak) return 0;
   const size_t over = mapped - peak, bounded = dirty_bounded();
-  return take_over_bound(bounded > over ? bounded - over : 0, ev, max);
+  const unsigned k = take_over_bound(bounded > over ? bounded - over : 0, ev, max);
+  stats::add(stats::kPeakEvict, k);
+  return k;
 }
 
 void purge_evicted(const Evict* ev, unsigned k) {

@@ -331,6 +331,18 @@ bool hole_can_serve(RunMeta* m, size_t n) {
 // moves to the head (insert_free), where the next call looks first.
 constexpr unsigned kHoleProbes = 64;
 
+// Maps the hole h back as a clean free span, merged with its free
+// neighbours (*start: the merged span's first page). False (errno set) where
+// the range is refused or taken: h stays a hole.
+bool map_back(RunMeta* h, size_t* start) {
+  const size_t page = page_of(h), n = h->npages;
+  if (!os::reserve_at(page_addr(page), n << kPageShift)) return false;
+  hole_unlink(h);
+  *start = insert_free(page, n, kClean, os::now_ms());
+  stats::add(stats::kArenaHoleRefills, 1);
+  return true;
+}
+
 bool refill_holes(size_t n) {
   unsigned taken = 0, probed = 0;
   for (RunMeta *m = g_hole_list, *next, *last = g_hole_tail; m; m = next) {
@@ -344,15 +356,13 @@ bool refill_holes(size_t n) {
       if (++probed == kHoleProbes) break;
       continue;
     }
-    if (!os::reserve_at(page_addr(page), h << kPageShift)) {
+    size_t start;
+    if (!map_back(m, &start)) {
       if (errno == ENOMEM) break;  // RLIMIT_AS: the others would not fit either
       hole_unlink(m), hole_link(m, true);  // something else lives there now: tried last
       if (++taken == kHoleProbesTaken) break;
       continue;
     }
-    hole_unlink(m);
-    size_t start = insert_free(page, h, kClean, os::now_ms());
-    stats::add(stats::kArenaHoleRefills, 1);
     if (find_free(n)) return true;  // no more than it takes: the rest stays unmapped
     // It can serve n with the holes beside it (hole_can_serve): those next,
     // whichever list position they hold (one at a time from the list, the
@@ -363,12 +373,9 @@ bool refill_holes(size_t n) {
       if (start > 0 && meta_of(start - 1)->state == kSpanHole) side = meta_of(start - meta_of(start - 1)->npages);
       if ((!side || !side->hole_listed) && start + len < g_heap.top && meta_of(start + len)->state == kSpanHole)
         side = meta_of(start + len);
-      if (!side || !side->hole_listed || side->npages > g_heap.limit - (g_heap.top - g_hole_pages)) break;
-      const size_t sp = page_of(side), sn = side->npages;
-      if (!os::reserve_at(page_addr(sp), sn << kPageShift)) break;
-      hole_unlink(side);
-      start = insert_free(sp, sn, kClean, os::now_ms());
-      stats::add(stats::kArenaHoleRefills, 1);
+      if (!side || !side->hole_listed || side->npages > g_heap.limit - (g_heap.top - g_hole_pages) ||
+          !map_back(side, &start))
+        break;
       if (find_free(n)) return true;
     }
     return find_free(n) != nullptr;  // (the list may have changed under next)

@@ -62,6 +62,7 @@ enum Counter : unsigned {
   kReallocShrink,    // large blocks realloc shrank in place, giving their tail back
   kReclaimCut,       // reclaims cut short at a slice, the rest left in drained (HZ_RECLAIM_SLICE_BLOCKS)
   kPoolPurged,       // pooled thread caches whose pages were purged (HZ_POOL_PURGE)
+  kPeakEvict,        // kept spans purged so as not to raise a small heap's peak (HZ_KEEP_UNDER_PEAK)
   // Page-level remote lane (HZ_REMOTE_LITE only; not printed otherwise).
   kRlPush,           // remote frees pushed onto their run's list
   kRlNotify,         // ... that found it empty: the empty -> non-empty transitions
@@ -78,7 +79,7 @@ inline constexpr const char* kCounterNames[kNumCounters] = {
     "purged_bytes", "emergency_flush", "reclaim_runs", "reclaim_pages", "reclaim_segments", "steal", "alloc_failed",
     "remote_keep", "idle_taken", "idle_refused", "grow_reclaim", "arena_holes", "arena_hole_refills",
     "keep_spare", "keep_spare_dropped", "exhaustion_wait", "realloc_room", "realloc_shrink", "reclaim_cut", "pool_purged",
-    "rl_push", "rl_notify", "rl_pageq_drain", "rl_runs_drained", "rl_fallback"};
+    "peak_evict", "rl_push", "rl_notify", "rl_pageq_drain", "rl_runs_drained", "rl_fallback"};
 
 extern std::atomic<uint64_t> g_counters[kNumCounters];
 extern bool g_counting;  // set once, at the first allocation
