@@ -175,6 +175,15 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms);
 // now (fit_limit in reserve.cpp), unless the heap stays busy for 100 ms,
 // then at its next growth or decay pass.
 void limit_changed();
+// Under RLIMIT_AS, with the heap's range at 1/kTightLimitShare of the limit
+// or more (read without the lock, no system call): the slow paths that leave
+// memory idle reclaim and unmap at once (budget.cpp, limit_pass).
+bool limit_tight();
+// Under RLIMIT_AS, once free spans hold more than 1/kRlimitKeepShare of the
+// limit: unmaps those of 1 MiB or more, however recently freed (the
+// program's own mmap or a thread's stack may need the space now). Returns
+// pages unmapped.
+size_t unmap_for_limit(uint32_t now_ms);
 // Pages the arena may still hand out (below its limit, free or fresh, counting
 // what the reservation could still grow by under RLIMIT_AS).
 size_t pages_available();

@@ -350,7 +350,7 @@ bool refill_holes(size_t n) {
     const size_t used = g_heap.top - g_hole_pages;
     if (used >= g_heap.limit) return false;
     next = m == last ? nullptr : m->next;  // each once, though the ones tried move past last
-    const size_t page = page_of(m), h = m->npages;
+    const size_t h = m->npages;
     if (h > g_heap.limit - used || !hole_can_serve(m, n)) {  // past the limit, or cannot serve n
       hole_unlink(m), hole_link(m, true);
       if (++probed == kHoleProbes) break;
@@ -555,7 +555,7 @@ void cut_data(size_t cut) {
 void fit_limit() {
   const size_t limit = os::address_space_limit();
   if (limit == g_res.limit_seen) return;
-  g_res.limit_seen = limit;
+  __atomic_store_n(&g_res.limit_seen, limit, __ATOMIC_RELAXED);  // limit_tight() reads it without the lock
   if (limit == os::kUnlimited) return;
   // The data past top (whole grow chunks), as shrink_tail gives it back.
   const size_t cut = round_up(g_heap.top, kArenaGrowPages);
@@ -628,7 +628,7 @@ bool init() {
   // its own mappings (libraries, thread stacks), and the arena grows later.
   size_t want = g_res.max_pages << kPageShift;
   os::AddressSpace as = os::address_space();
-  g_res.limit_seen = as.limit;
+  __atomic_store_n(&g_res.limit_seen, as.limit, __ATOMIC_RELAXED);
   if (as.room != os::kUnlimited && (pages_for(as.room / 4) << kPageShift) < want) want = pages_for(as.room / 4) << kPageShift;
   // Memcheck's leak check reads every readable mapping: a small start, grown
   // in place as needed, keeps it from reading 256 GiB of untouched pages.
@@ -694,6 +694,20 @@ size_t unmap_idle(uint32_t now_ms, uint32_t min_age_ms) {
   }
   if (got && options::get().verbose) say("unmapped idle free spans: ", got << kPageShift, 0);
   return got;
+}
+
+bool limit_tight() {
+  if constexpr (kTightLimitShare == 0) return false;
+  const size_t limit = __atomic_load_n(&g_res.limit_seen, __ATOMIC_RELAXED);
+  if (limit == 0 || limit == os::kUnlimited) return false;
+  return (__atomic_load_n(&g_heap.top, __ATOMIC_RELAXED) << kPageShift) >= limit / kTightLimitShare;
+}
+
+size_t unmap_for_limit(uint32_t now_ms) {
+  LockGuard g(g_heap.lock);
+  const size_t limit = g_res.limit_seen;
+  if (limit == 0 || limit == os::kUnlimited || (g_heap.free_pages << kPageShift) <= limit / kRlimitKeepShare) return 0;
+  return unmap_idle(now_ms, 0);
 }
 
 size_t pages_available() {

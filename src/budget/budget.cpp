@@ -498,8 +498,33 @@ FreeBlock* steal(unsigned cls, unsigned my_shard) {
   return nullptr;
 }
 
+// Under a tight RLIMIT_AS (arena::limit_tight) what the heap holds idle is
+// address space that the program's own mmap and thread stacks may need at
+// once, and that glibc's free gives back at once (its heap's top). The decay
+// waits for a shard to be idle and then for the delay, which a thread that
+// goes on with fast paths only never reaches (a single-threaded program has
+// no purger): so every shard with news is reclaimed now, whatever its
+// traffic, and free spans over the limit's share unmapped, at most once a
+// millisecond.
+void limit_pass(uint32_t now) {
+  static constinit std::atomic<uint32_t> last{0};
+  if (last.load(std::memory_order_relaxed) == now) return;
+  last.store(now, std::memory_order_relaxed);
+  if (g_decay_lock.try_lock()) {
+    for (unsigned s = 0; s < kShards; ++s) {
+      Shard& sh = g_shards[s];
+      uint32_t ev = sh.events.load(std::memory_order_relaxed);
+      bool cut = false;
+      if (has_news(sh, ev) && reclaim_shard(s, false, 0, kSlice, &cut) != kBusy && !cut) sh.decay_reclaimed = ev;
+    }
+    g_decay_lock.unlock();
+  }
+  arena::unmap_for_limit(now);
+}
+
 void note_idle_memory(bool kept_large) {
   uint32_t now = os::now_ms();
+  if (HZ_UNLIKELY(arena::limit_tight())) limit_pass(now);
   if (static_cast<int32_t>(now - g_next_decay_ms.load(std::memory_order_relaxed)) >= 0) {
     g_next_decay_ms.store(now + (g_delay_ms / 4 ? g_delay_ms / 4 : 1), std::memory_order_relaxed);
     // Cut short: the purger goes on with it, or else the next slow path.

@@ -11,6 +11,11 @@
 //        freed, malloc_trim(0): then 8 threads and a 32 MiB mmap must fit (1
 //        thread started, the mmap failed: free spans in the heap's middle
 //        kept their address space).
+//   fast (run under `ulimit -v 400000`) 300 MiB of 4 000-byte blocks, all
+//        freed, then malloc and free of 64 B for a second (fast paths only,
+//        no trim): 8 threads and a 100 MiB mmap must fit. The decay never
+//        ran (no later slow path, no purger in a single-threaded program):
+//        the mmap failed.
 //   tiny (run under `ulimit -v 10000`) 1000 mallocs of 64 B and one of
 //        1 MiB (all failed: the reservation's floor was 16 MiB).
 //   tid  `set` with the limit set by another thread, through prlimit with
@@ -119,6 +124,24 @@ int main(int argc, char** argv) {
     printf("threads: %d of 8\nmmap(32 MiB): %s\n", threads(8), maps(32 * MiB));
     return 0;
   }
+  if (!strcmp(mode, "fast")) {
+    size_t n = 0;
+    while (n < 100000 && n * 4000 < 300 * MiB && (held[n] = malloc(4000)) != NULL) memset(held[n++], 1, 4000);
+    for (size_t i = 0; i < n; ++i) free(held[i]);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+      for (int i = 0; i < 1000; ++i) {
+        char* volatile p = malloc(64);
+        p[0] = 1;
+        free(p);
+      }
+      clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 < 1.0);
+    fprintf(stderr, "freed %zu blocks of 4000 B\n", n);
+    printf("threads: %d of 8\nmmap(100 MiB): %s\n", threads(8), maps(100 * MiB));
+    return 0;
+  }
   if (!strcmp(mode, "tiny")) {
     int ok = 0;
     for (int i = 0; i < 1000; ++i) {
@@ -129,6 +152,6 @@ int main(int argc, char** argv) {
     printf("malloc(64): %d of 1000\nmalloc(1 MiB): %s\n", ok, q ? "ok" : "NULL");
     return 0;
   }
-  fprintf(stderr, "usage: %s set|raw|tid|busy|trim|tiny\n", argv[0]);
+  fprintf(stderr, "usage: %s set|raw|tid|busy|trim|fast|tiny\n", argv[0]);
   return 2;
 }
