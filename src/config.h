@@ -198,6 +198,15 @@ inline constexpr size_t kBorrowAfterBytes = HZ_BORROW_AFTER_BYTES;
 #define HZ_GROW_RECLAIM_BYTES (4 << 20)
 #endif
 inline constexpr size_t kGrowReclaimBytes = HZ_GROW_RECLAIM_BYTES;
+// ... and in a small heap, an eighth of its mapped peak, down to this: a
+// short program's classes peak one after another, and its RSS was the sum
+// of their peaks (GNU ld's link step: 4 KiB blocks freed, then other sizes
+// grown on fresh pages). 0: HZ_GROW_RECLAIM_BYTES at any size.
+#ifndef HZ_GROW_RECLAIM_MIN_BYTES
+#define HZ_GROW_RECLAIM_MIN_BYTES (1 << 20)
+#endif
+inline constexpr size_t kGrowReclaimMinBytes = HZ_GROW_RECLAIM_MIN_BYTES;
+static_assert(kGrowReclaimMinBytes <= kGrowReclaimBytes, "HZ_GROW_RECLAIM_MIN_BYTES: at most HZ_GROW_RECLAIM_BYTES");
 
 // S142 lock-free owner stash and central lists (MPSC stacks of lists with
 // exchange drain). Off: the same lists behind a mutex each.

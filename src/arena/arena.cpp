@@ -353,6 +353,8 @@ void lock() { g_heap.lock.lock(); }
 void unlock() { g_heap.lock.unlock(); }
 void reset_lock() { g_heap.lock.reset(); }
 
+size_t mapped_peak_pages() { return __atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED); }
+
 Usage usage() {
   LockGuard g(g_heap.lock);
   Usage u;

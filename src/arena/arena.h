@@ -139,6 +139,8 @@ HZ_INLINE size_t page_of(const RunMeta* m) { return static_cast<size_t>(m - g_ar
 // two). *dirty: the pages that may not be zero (the others are fresh from the
 // OS or purged).
 RunMeta* alloc_span_dirty(size_t npages, size_t align_pages, PageRange* dirty);
+// The most pages ever mapped (in use and dirty free), read without the lock.
+size_t mapped_peak_pages();
 // ... *zeroed: whether all of it is known to be zero.
 inline RunMeta* alloc_span(size_t npages, size_t align_pages, bool* zeroed) {
   PageRange d;

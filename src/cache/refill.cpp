@@ -250,6 +250,14 @@ bool slow_start_grow(Bin& b, unsigned cls) {
   return true;
 }
 
+// Grow reclaim's threshold (config.h): kGrowReclaimBytes, or an eighth of
+// a small heap's mapped peak, at least kGrowReclaimMinBytes.
+size_t grow_reclaim_bytes() {
+  if constexpr (kGrowReclaimMinBytes == 0) return kGrowReclaimBytes;
+  const size_t eighth = (arena::mapped_peak_pages() << kPageShift) / 8;
+  return eighth >= kGrowReclaimBytes ? kGrowReclaimBytes : eighth <= kGrowReclaimMinBytes ? kGrowReclaimMinBytes : eighth;
+}
+
 void refill(ThreadCache* tc, unsigned cls) {
   stats::add(stats::kRefill, 1);
   unsigned want = kClasses[cls].batch;
@@ -282,7 +290,7 @@ void refill(ThreadCache* tc, unsigned cls) {
   // page heap before fresh pages are carved (a reclaim that finds this
   // class's blocks leaves them in a sorted run, taken right after).
   if constexpr (kGrowReclaimBytes != 0) {
-    if (__atomic_load_n(&sh.grown, __ATOMIC_RELAXED) >= kGrowReclaimBytes &&
+    if (__atomic_load_n(&sh.grown, __ATOMIC_RELAXED) >= grow_reclaim_bytes() &&
         budget::reclaim_shard(tc->shard, false, 0, budget::kSlice) != budget::kBusy) {
       stats::add(stats::kGrowReclaim, 1);
       if (has_shared(sh, cls) && refill_shared(tc, cls)) return;

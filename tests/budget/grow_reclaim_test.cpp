@@ -41,3 +41,20 @@ TEST(GrowReclaim, RunsEmptiedInOneClassAreCarvedForAnother) {
   EXPECT_LT(after, before + kBytes / 4) << "RSS " << (before >> 20) << " -> " << (after >> 20) << " MiB";
   for (void* p : big) free(p);
 }
+
+// In a small heap the threshold is an eighth of the mapped peak, at least
+// HZ_GROW_RECLAIM_MIN_BYTES: 2 MiB of 4000-byte blocks freed, then 2 MiB of
+// 2000-byte ones, grew RSS by all 2 MiB at the fixed 4 MiB threshold (2164
+// KiB; now 864), as a short program's RSS was the sum of its classes' peaks
+// (GNU ld's link step).
+TEST(GrowReclaim, ASmallHeapReclaimsSooner) {
+  if (hz::kGrowReclaimBytes == 0 || hz::kGrowReclaimMinBytes == 0) GTEST_SKIP() << "HZ_GROW_RECLAIM_MIN_BYTES=0";
+  constexpr size_t kBytes = size_t{2} << 20;
+  std::vector<void*> first = allocate(kBytes, 4000);
+  for (void* p : first) free(p);
+  const size_t before = reach::rss_bytes();
+  std::vector<void*> second = allocate(kBytes, 2000);
+  const size_t after = reach::rss_bytes();
+  EXPECT_LT(after, before + kBytes * 3 / 4) << "RSS " << (before >> 10) << " -> " << (after >> 10) << " KiB";
+  for (void* p : second) free(p);
+}
