@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "config.h"
@@ -28,18 +29,25 @@ std::vector<void*> allocate(size_t total, size_t size) {
   return v;
 }
 
+// bytes of blocks of size `from` allocated and freed, then as many bytes of
+// size `to` allocated (and freed after): returns RSS before and after those.
+std::pair<size_t, size_t> rss_across_switch(size_t bytes, size_t from, size_t to) {
+  std::vector<void*> first = allocate(bytes, from);
+  for (void* p : first) free(p);
+  const size_t before = reach::rss_bytes();
+  std::vector<void*> second = allocate(bytes, to);
+  const size_t after = reach::rss_bytes();
+  for (void* p : second) free(p);
+  return {before, after};
+}
+
 }  // namespace
 
 TEST(GrowReclaim, RunsEmptiedInOneClassAreCarvedForAnother) {
   if (hz::kGrowReclaimBytes == 0) GTEST_SKIP() << "HZ_GROW_RECLAIM_BYTES=0";
   constexpr size_t kBytes = size_t{64} << 20;
-  std::vector<void*> small = allocate(kBytes, 1000);
-  for (void* p : small) free(p);
-  const size_t before = reach::rss_bytes();
-  std::vector<void*> big = allocate(kBytes, 4000);
-  const size_t after = reach::rss_bytes();
+  auto [before, after] = rss_across_switch(kBytes, 1000, 4000);
   EXPECT_LT(after, before + kBytes / 4) << "RSS " << (before >> 20) << " -> " << (after >> 20) << " MiB";
-  for (void* p : big) free(p);
 }
 
 // In a small heap the threshold is an eighth of the mapped peak, at least
@@ -50,11 +58,6 @@ TEST(GrowReclaim, RunsEmptiedInOneClassAreCarvedForAnother) {
 TEST(GrowReclaim, ASmallHeapReclaimsSooner) {
   if (hz::kGrowReclaimBytes == 0 || hz::kGrowReclaimMinBytes == 0) GTEST_SKIP() << "HZ_GROW_RECLAIM_MIN_BYTES=0";
   constexpr size_t kBytes = size_t{2} << 20;
-  std::vector<void*> first = allocate(kBytes, 4000);
-  for (void* p : first) free(p);
-  const size_t before = reach::rss_bytes();
-  std::vector<void*> second = allocate(kBytes, 2000);
-  const size_t after = reach::rss_bytes();
+  auto [before, after] = rss_across_switch(kBytes, 4000, 2000);
   EXPECT_LT(after, before + kBytes * 3 / 4) << "RSS " << (before >> 10) << " -> " << (after >> 10) << " KiB";
-  for (void* p : second) free(p);
 }
