@@ -26,11 +26,6 @@ HZ_NOINLINE void free_span_or_invalid(void* p, const char* call);
 // an invalid pointer; aborts.
 [[noreturn]] HZ_COLD void bad_pointer(const char* call, const void* p);
 
-// Sized frees check the size against the block: C++ sized delete exactly (the
-// size maps to the block's class, or its page count), free_sized and aligned
-// sized delete loosely (the size fits the block: realloc may have shrunk it
-// in place, alignment may have rounded it up).
-enum class SizeCheck { kNone, kExact, kAtMost };
 
 HZ_INLINE bool size_fits_class(unsigned cls, size_t size, SizeCheck how) {
   if (size > kMaxSmallSize) return false;

@@ -75,7 +75,7 @@ void free_span_or_invalid(void* p, const char* call) {
 void report_double_free(void* p, const char* call) { double_free(call, p); }
 
 void size_mismatch(void* p, SizeCheck how) {
-  misuse(how == SizeCheck::kExact ? "operator delete" : "free_sized", "size does not match the block", p);
+  misuse(sized_call(how), "size does not match the block", p);
 }
 
 void free_span_sized(void* p, size_t size, SizeCheck how) {
@@ -85,7 +85,7 @@ void free_span_sized(void* p, size_t size, SizeCheck how) {
     size_t pages = (size + kPageSize - 1) >> kPageShift, have = large::usable_size(p) >> kPageShift;
     if (how == SizeCheck::kExact ? pages != have : pages > have) size_mismatch(p, how);
   }
-  free_span_or_invalid(p, how == SizeCheck::kExact ? "operator delete" : "free_sized");
+  free_span_or_invalid(p, sized_call(how));
 }
 void* report_bad_free_list(void* b) { heap_corruption(kNotAFreeBlock, b); }
 
@@ -267,14 +267,21 @@ HZ_EXPORT void hz_stats_print(void) noexcept { stats::print_report(); }
 HZ_EXPORT int hz_version(void) noexcept { return HAKOZUNA_VERSION; }
 
 HZ_EXPORT void hz_free_sized(void* p, size_t size) noexcept {
-  if constexpr (kHardened) return hardened::free_sized(p, size, false);
+  if constexpr (kHardened) return hardened::free_sized(p, size, SizeCheck::kAtMost);
   dealloc<SizeCheck::kAtMost>(p, size);
 }
 
 // C++ sized delete (api/new_delete.cpp): the size of the type new allocated.
 extern "C" __attribute__((visibility("hidden"))) void hz_delete_sized(void* p, size_t size) noexcept {
-  if constexpr (kHardened) return hardened::free_sized(p, size, true);
+  if constexpr (kHardened) return hardened::free_sized(p, size, SizeCheck::kExact);
   dealloc<SizeCheck::kExact>(p, size);
+}
+
+// C++ sized aligned delete: the size asked for, in a block alignment may
+// have made larger.
+extern "C" __attribute__((visibility("hidden"))) void hz_delete_aligned_sized(void* p, size_t size) noexcept {
+  if constexpr (kHardened) return hardened::free_sized(p, size, SizeCheck::kAlignedDelete);
+  dealloc<SizeCheck::kAlignedDelete>(p, size);
 }
 
 // ---- the standard names ----

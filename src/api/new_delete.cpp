@@ -18,6 +18,7 @@
 #include "hakozuna.h"
 
 extern "C" void hz_delete_sized(void*, size_t) noexcept;  // size checked exactly
+extern "C" void hz_delete_aligned_sized(void*, size_t) noexcept;  // size fits the block
 namespace hz {
 [[noreturn]] void fatal(const char* msg);  // common/base.h: "hakozuna: <msg>", abort
 }
@@ -146,7 +147,7 @@ HZ_NEW_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { hz
 HZ_NEW_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete(void* p, std::align_val_t) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { hz_free(p); }
-HZ_NEW_EXPORT void operator delete(void* p, std::size_t n, std::align_val_t) noexcept { hz_free_sized(p, n); }
-HZ_NEW_EXPORT void operator delete[](void* p, std::size_t n, std::align_val_t) noexcept { hz_free_sized(p, n); }
+HZ_NEW_EXPORT void operator delete(void* p, std::size_t n, std::align_val_t) noexcept { hz_delete_aligned_sized(p, n); }
+HZ_NEW_EXPORT void operator delete[](void* p, std::size_t n, std::align_val_t) noexcept { hz_delete_aligned_sized(p, n); }
 HZ_NEW_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { hz_free(p); }
 HZ_NEW_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { hz_free(p); }

@@ -226,8 +226,9 @@ void free(void* p, const char* call) {
   quarantine(b, block);
 }
 
-void free_sized(void* p, size_t size, bool exact) {
-  const char* call = exact ? "operator delete" : "free_sized";
+void free_sized(void* p, size_t size, SizeCheck how) {
+  const bool exact = how == SizeCheck::kExact;
+  const char* call = sized_call(how);
   if (p && arena_offset(p) < pagemap_size()) {
     size_t block = block_size(p), need = size + kCanaryBytes;
     // Exact: the block malloc would give for this size (a class, or pages).

@@ -35,7 +35,7 @@ void* aligned(size_t align, size_t size);
 void free(void* p, const char* call);
 // Sized frees: exact (C++ sized delete: the block this size would get) or
 // loose (free_sized, aligned sized delete: the size fits the block).
-void free_sized(void* p, size_t size, bool exact);
+void free_sized(void* p, size_t size, SizeCheck how);
 void* realloc(void* p, size_t size);
 size_t usable_size(const void* p);
 // Releases this thread's quarantine (thread exit, malloc_trim, exit), checking

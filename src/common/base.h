@@ -100,4 +100,12 @@ class LockGuard {
   SpinLock& l_;
 };
 
+// Sized frees check the size against the block: C++ sized delete exactly (the
+// size maps to the block's class, or its page count), free_sized and aligned
+// sized delete loosely (the size fits the block: realloc may have shrunk it
+// in place, alignment may have rounded it up); kAlignedDelete is kAtMost
+// named for the caller's reports, "operator delete".
+enum class SizeCheck { kNone, kExact, kAtMost, kAlignedDelete };
+constexpr const char* sized_call(SizeCheck how) { return how == SizeCheck::kAtMost ? "free_sized" : "operator delete"; }
+
 }  // namespace hz

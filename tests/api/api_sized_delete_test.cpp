@@ -25,6 +25,10 @@ TEST(SizedDelete, ADerivedObjectDeletedThroughItsBaseIsCaught) {
   EXPECT_DEATH(::operator delete(new Derived, sizeof(Base)), kMismatch);
   EXPECT_DEATH(::operator delete(::operator new(1 << 20), 100), kMismatch);
   EXPECT_DEATH(::operator delete(::operator new(100), 1 << 20), kMismatch);
+  // Sized aligned delete is checked loosely (alignment may have rounded the
+  // block up), and reported as what it is (it said "free_sized()").
+  EXPECT_DEATH(::operator delete(::operator new(100, std::align_val_t(64)), 4000, std::align_val_t(64)), kMismatch);
+  EXPECT_DEATH(::operator delete[](::operator new[](100, std::align_val_t(64)), 1 << 20, std::align_val_t(64)), kMismatch);
 }
 
 TEST(SizedDelete, CorrectSizedDeletesPass) {
