@@ -310,6 +310,19 @@ void wake_purger() {
 // program idles; such a program pays little for glibc's paths). pthread_create
 // allocates (the new thread's DTV): callers must be at a point where this
 // thread's cache is consistent, never in the middle of a refill or a flush.
+// The process the purger belongs to: set at load (before main, so before any
+// vfork: a program's first malloc may come in a vfork child) and in a fork
+// child.
+// A vfork child (or a raw clone's) runs on its parent's memory: a purger it
+// started would die at its exec or exit, leaving the parent flagged as having
+// one (no decay ever again) and glibc counting a thread it does not have (the
+// parent's last pthread_exit never ended the process; its buffered stdout
+// and atexit handlers were lost).
+constinit pid_t g_home_pid = 0;
+__attribute__((constructor)) void record_home_pid() {
+  if (!g_home_pid) g_home_pid = static_cast<pid_t>(syscall(SYS_getpid));
+}
+
 void ensure_purger(bool any_process = false) {
   if (!g_background || g_purger_started.load(std::memory_order_relaxed) || (!any_process && live_thread_count() <= 1)) return;
   // After a failed pthread_create (EAGAIN under a thread limit), retry a
@@ -318,6 +331,7 @@ void ensure_purger(bool any_process = false) {
   if (g_purger_failed.load(std::memory_order_relaxed) &&
       static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0)
     return;
+  if (static_cast<pid_t>(syscall(SYS_getpid)) != g_home_pid) return;  // once per start: rare
   if (g_purger_started.exchange(true)) return;
   // The program has one thread, this one, at a point where it holds no lock:
   // from now on its locks and the purger's exclude each other
@@ -357,6 +371,7 @@ void ensure_purger(bool any_process = false) {
 void init_from_env() {
   g_delay_ms = options::get().purge_delay_ms;
   g_background = options::get().background_purge;
+  record_home_pid();  // a malloc before the constructors ran (the loader's)
 }
 
 uint32_t purge_delay_ms() { return g_delay_ms; }
@@ -567,6 +582,7 @@ size_t trim() {
 }
 
 void fork_child_unlocked() {
+  g_home_pid = static_cast<pid_t>(syscall(SYS_getpid));
   g_purger_started.store(false, std::memory_order_relaxed);
   g_purger_idle.store(0, std::memory_order_relaxed);
 }

@@ -43,6 +43,9 @@ hz_dropin_pair(atfork_order dropin_atfork_order.c "atfork_order ok" hz_atfork_li
 # Registrations racing a fork: glibc's list grows (our realloc) with its
 # atfork lock held, while our prepare handler holds the allocator's locks.
 hz_dropin_pair(atfork_grow dropin_atfork_grow.c "atfork_grow ok")
+# The first malloc in a vfork child, which frees enough to start the purger:
+# the parent's exit handlers must still run when its last thread exits.
+hz_dropin_pair(vfork dropin_vfork.c "buffered line from main\nworker done\ndropin_vfork ok")
 
 # The arena's reservation is not readable past what the heap uses: a program
 # that reads every page of its writable mappings must not meet 256 GiB.
