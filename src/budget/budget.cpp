@@ -227,10 +227,23 @@ constinit std::atomic<uint32_t> g_purger_idle{0};
 // glibc would.
 // The main thread, gone by pthread_exit, stays a zombie (and is counted)
 // until the others end.
-void exit_if_last() {
-  if (live_thread_count() != 0) return;
+// True when the purger must leave instead: no cache is left and the
+// process's threads cannot be counted (no /proc: a sandbox, a chroot). It
+// then ends its own thread, and glibc, which counts it, ends the process if it
+// was the last (the process hung for good, and the purger, which blocks every
+// signal, left SIGTERM pending); a later free starts it again.
+bool exit_if_last() {
+  if (live_thread_count() != 0) return false;
   unsigned n = os::thread_count();
+  if (n == 0) return true;
   if (n == 1 || (n == 2 && os::main_thread_gone())) exit(0);
+  return false;
+}
+
+void* purger_leave() {
+  g_purger_idle.store(0, std::memory_order_relaxed);
+  g_purger_started.store(false);
+  return nullptr;
 }
 
 // The tick's sleep, cut short when the last thread cache goes
@@ -260,7 +273,7 @@ void* purger_main(void*) {
       gone_wait = 1;
       tick_sleep(tick);
     }
-    exit_if_last();
+    if (exit_if_last()) return purger_leave();
     // A cut reclaim goes on at once, the shard's lock let go in between, for
     // at most a tick (remote frees may keep arriving).
     for (uint32_t start = os::now_ms(); decay_pass() && os::now_ms() - start < tick;) sched_yield();
@@ -290,7 +303,7 @@ void* purger_main(void*) {
     // (one that never allocated): look again every second.
     struct timespec second = {1, 0};
     while (g_purger_idle.load(std::memory_order_acquire)) {
-      exit_if_last();
+      if (exit_if_last()) return purger_leave();
       syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_purger_idle), FUTEX_WAIT_PRIVATE, 1,
               live_thread_count() == 0 ? &second : nullptr, nullptr, 0);
     }
@@ -304,12 +317,6 @@ void wake_purger() {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_purger_idle), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-// A background purger only where threads already exist (creating the first
-// extra thread would end glibc's single-threaded fast paths), or where large
-// spans are kept dirty (any_process: nothing else returns them once the
-// program idles; such a program pays little for glibc's paths). pthread_create
-// allocates (the new thread's DTV): callers must be at a point where this
-// thread's cache is consistent, never in the middle of a refill or a flush.
 // The process the purger belongs to: set at load (before main, so before any
 // vfork: a program's first malloc may come in a vfork child) and in a fork
 // child.
@@ -323,6 +330,12 @@ __attribute__((constructor)) void record_home_pid() {
   if (!g_home_pid) g_home_pid = static_cast<pid_t>(syscall(SYS_getpid));
 }
 
+// A background purger only where threads already exist (creating the first
+// extra thread would end glibc's single-threaded fast paths), or where large
+// spans are kept dirty (any_process: nothing else returns them once the
+// program idles; such a program pays little for glibc's paths). pthread_create
+// allocates (the new thread's DTV): callers must be at a point where this
+// thread's cache is consistent, never in the middle of a refill or a flush.
 void ensure_purger(bool any_process = false) {
   if (!g_background || g_purger_started.load(std::memory_order_relaxed) || (!any_process && live_thread_count() <= 1)) return;
   // After a failed pthread_create (EAGAIN under a thread limit), retry a
