@@ -310,7 +310,7 @@ bool free_span(RunMeta* m, bool keep_it, uint32_t idle_ms, bool purge) {
   const size_t peak = __atomic_load_n(&g_heap.mapped_peak, __ATOMIC_RELAXED);
   const size_t limit = keep ? keep::limit_pages(peak) : 0;
   // A large block's span (keep_it; purge: the old copy of one realloc moved).
-  const size_t as_limit = keep_it || purge ? os::address_space_limit() : os::kUnlimited;
+  const size_t as_limit = keep_it || purge ? limit_seen() : os::kUnlimited;
   const bool under_rlimit = as_limit != os::kUnlimited;
   bool as_keep = false;
   if (under_rlimit && kRlimitKeepShare) {

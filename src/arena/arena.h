@@ -177,6 +177,11 @@ size_t purge(uint32_t now_ms, uint32_t min_age_ms);
 // now (fit_limit in reserve.cpp), unless the heap stays busy for 100 ms,
 // then at its next growth or decay pass.
 void limit_changed();
+// RLIMIT_AS as the reservation last fitted it (os::kUnlimited if none), with
+// no system call: a free or a realloc must not pay a getrlimit each (a
+// sandbox's filter saw thousands); a limit set without setrlimit/prlimit is
+// seen at the next growth or decay pass (fit_limit).
+size_t limit_seen();
 // Under RLIMIT_AS, with the heap's range at 1/kTightLimitShare of the limit
 // or more (read without the lock, no system call): the slow paths that leave
 // memory idle reclaim and unmap at once (budget.cpp, limit_pass).

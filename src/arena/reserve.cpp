@@ -696,6 +696,11 @@ size_t unmap_idle(uint32_t now_ms, uint32_t min_age_ms) {
   return got;
 }
 
+size_t limit_seen() {
+  const size_t limit = __atomic_load_n(&g_res.limit_seen, __ATOMIC_RELAXED);
+  return limit == 0 ? os::kUnlimited : limit;
+}
+
 bool limit_tight() {
   if constexpr (kTightLimitShare == 0) return false;
   const size_t limit = __atomic_load_n(&g_res.limit_seen, __ATOMIC_RELAXED);

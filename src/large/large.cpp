@@ -15,6 +15,16 @@
 namespace hz::large {
 namespace {
 constinit size_t g_backable = 0;  // RAM + swap, read once
+// Sizes from which a request is checked against RAM + swap: what no machine
+// here could back is refused, rather than address space handed out that
+// faults later. Only for such sizes: sysinfo is a system call glibc's malloc
+// never makes, and a sandbox's filter may kill for it.
+constexpr size_t kBackableCheckBytes = size_t{1} << 30;
+bool backable(size_t size) {
+  if (size < kBackableCheckBytes) return true;
+  if (HZ_UNLIKELY(g_backable == 0)) g_backable = os::backable_bytes();
+  return size <= g_backable;
+}
 // Hardened build: an inaccessible page after every span catches an overflow
 // that runs past its end.
 constexpr size_t kGuardPages = kHardened ? 1 : 0;
@@ -28,10 +38,7 @@ namespace {
 // for realloc's room, which has the exact size to fall back on). *room_dirty
 // (if given): the pages from room_from on that may be resident.
 void* alloc_span(size_t size, size_t align, bool zero, bool reclaim, size_t room_from = 0, PageRange* room_dirty = nullptr) {
-  if (HZ_UNLIKELY(g_backable == 0)) g_backable = os::backable_bytes();
-  // Refuse what no machine here could back, rather than hand out address
-  // space that faults later.
-  if (size > g_backable) {
+  if (!backable(size)) {
     errno = ENOMEM;
     return nullptr;
   }
@@ -114,7 +121,7 @@ void* alloc_moved(size_t old, size_t size) {
     // 32 GB copied and purged, 4.5x glibc's time). So the room shrinks with
     // what is left (what the page heap could still hand out under the
     // limits): at most a sixteenth of it.
-    if (options::get().arena_size_set || os::address_space_limit() != os::kUnlimited) {
+    if (options::get().arena_size_set || arena::limit_seen() != os::kUnlimited) {
       const size_t left = arena::pages_available() << kPageShift;
       if (want - size > left / 16) want = size + left / 16;
     }
@@ -162,7 +169,7 @@ void shrink_in_place(void* p, size_t size) {
 bool grow_in_place(void* p, size_t size) {
   // Not where the span has a guard page after it (hardened: its own realloc),
   // nor under memcheck, which would see the added pages as never allocated.
-  if (kHardened || track::active() || size > g_backable) return false;
+  if (kHardened || track::active() || !backable(size)) return false;
   size_t page = arena::page_of(p);
   if (tag_class(tag_at(arena_offset(p))) != kLargeClass) return false;
   RunMeta* m = arena::meta_of(page);
