@@ -68,7 +68,19 @@ bool purge(void* p, size_t size, bool accessible) {
   return dropped;
 }
 
-bool protect(void* p, size_t size, bool accessible) { return mprotect(p, size, accessible ? kProt : PROT_NONE) == 0; }
+bool protect(void* p, size_t size, bool accessible) {
+  const int prot = accessible ? kProt : PROT_NONE, before = errno;
+  if (mprotect(p, size, prot) == 0) return true;
+  // A filter that refuses mprotect (a sandbox: EPERM, EACCES, ENOSYS; every
+  // malloc failed, glibc's never calls it): fresh pages mapped over the range
+  // instead. Every caller's range holds nothing to keep (reserved past the
+  // heap's open end, or a freed span).
+  if (errno != EPERM && errno != EACCES && errno != ENOSYS) return false;
+  const int refused = errno;
+  const bool mapped = mmap(p, size, prot, kFlags | MAP_FIXED, -1, 0) != MAP_FAILED;
+  errno = mapped ? before : refused;  // a malloc that succeeds leaves errno alone
+  return mapped;
+}
 
 void advise_hugepages(void* p, size_t size) { madvise(p, size, MADV_HUGEPAGE); }
 

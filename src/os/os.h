@@ -23,7 +23,9 @@ bool release(void* p, size_t size);
 // closed spans); false then.
 bool purge(void* p, size_t size, bool accessible = true);
 // Makes [p, p+size) readable and writable, or inaccessible (hardened build:
-// guard pages, freed spans). False if the kernel refused (too many mappings).
+// guard pages, freed spans), by mprotect, or by fresh pages mapped over it
+// where a filter refuses mprotect: the range's contents are not kept. False
+// if the kernel refused (too many mappings).
 bool protect(void* p, size_t size, bool accessible);
 // Asks for transparent huge pages on [p, p+size).
 void advise_hugepages(void* p, size_t size);
