@@ -7,14 +7,12 @@
  * "dropin_no_mprotect ok". */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
+
+#include "seccomp_deny.h"
 
 enum { kBlocks = 4000 };
 static unsigned char* blocks[kBlocks];
@@ -22,17 +20,7 @@ static unsigned char* blocks[kBlocks];
 static size_t size_of(int i) { return (size_t)16 << (i % 20); }  /* 16 B .. 8 MiB */
 
 int main(void) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-    perror("seccomp");
-    return 1;
-  }
+  if (deny_syscall(SYS_mprotect, EPERM)) return 1;
   for (int round = 0; round < 2; ++round) {
     size_t total = 0;
     errno = 0;

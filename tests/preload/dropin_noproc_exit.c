@@ -8,16 +8,14 @@
  * pthread_exit would otherwise open. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "seccomp_deny.h"
 
 static void* worker(void* a) {
   void* v[20];
@@ -38,17 +36,7 @@ static void* worker(void* a) {
 static void bye(void) { printf("dropin_noproc_exit ok\n"); }
 
 int main(void) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-    perror("seccomp");
-    return 1;
-  }
+  if (deny_syscall(SYS_openat, EPERM)) return 1;
   atexit(bye);
   pthread_t t[2];
   for (int i = 0; i < 2; ++i)
