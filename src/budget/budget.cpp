@@ -362,8 +362,13 @@ void ensure_purger(bool any_process = false) {
     if (stack) pthread_attr_setstacksize(&attr, stack);
     // The program's signals are not ours: a program that blocks a signal in
     // its threads and sigwaits for it must never see it land here.
+    // SIGSYS excepted: it is only ever the thread's own (a seccomp filter
+    // trapping one of its system calls), and blocked it is forced on the
+    // whole process: a sandbox that traps prctl (the thread's name) to its
+    // handler, which glibc's malloc never calls, was killed.
     sigset_t all;
     sigfillset(&all);
+    sigdelset(&all, SIGSYS);
     pthread_attr_setsigmask_np(&attr, &all);
     int err = pthread_create(&t, &attr, purger_main, nullptr);
     // Frees the sigmask's storage through us: g_purger_started must still be

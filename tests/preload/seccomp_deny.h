@@ -1,6 +1,8 @@
 /* deny_syscall(NR, ERR): installs a seccomp filter under which system call NR
- * fails with ERR, as a sandbox's does; the rest is allowed. 0, or -1 with a
- * message. For the drop-in tests' programs. */
+ * fails with ERR, as a sandbox's does; the rest is allowed. trap_syscall(NR):
+ * NR raises SIGSYS in its thread instead (SECCOMP_RET_TRAP), for the
+ * program's handler. 0, or -1 with a message. For the drop-in tests'
+ * programs. */
 #pragma once
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -8,11 +10,11 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
-static int deny_syscall(unsigned nr, unsigned err) {
+static int filter_syscall(unsigned nr, unsigned action) {
   struct sock_filter f[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | err),
+      BPF_STMT(BPF_RET | BPF_K, action),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   struct sock_fprog prog = {sizeof f / sizeof f[0], f};
@@ -22,3 +24,6 @@ static int deny_syscall(unsigned nr, unsigned err) {
   }
   return 0;
 }
+
+static int deny_syscall(unsigned nr, unsigned err) { return filter_syscall(nr, SECCOMP_RET_ERRNO | err); }
+static int trap_syscall(unsigned nr) { return filter_syscall(nr, SECCOMP_RET_TRAP); }
