@@ -326,8 +326,10 @@ void wake_purger() {
 // parent's last pthread_exit never ended the process; its buffered stdout
 // and atexit handlers were lost).
 constinit pid_t g_home_pid = 0;
+// getpid(), not syscall(): a program may interpose syscall() and not be
+// ready for it before its own constructors ran (idle.publish_sleep).
 __attribute__((constructor)) void record_home_pid() {
-  if (!g_home_pid) g_home_pid = static_cast<pid_t>(syscall(SYS_getpid));
+  if (!g_home_pid) g_home_pid = getpid();
 }
 
 // A background purger only where threads already exist (creating the first
@@ -344,7 +346,7 @@ void ensure_purger(bool any_process = false) {
   if (g_purger_failed.load(std::memory_order_relaxed) &&
       static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0)
     return;
-  if (static_cast<pid_t>(syscall(SYS_getpid)) != g_home_pid) return;  // once per start: rare
+  if (getpid() != g_home_pid) return;  // once per start: rare
   if (g_purger_started.exchange(true)) return;
   // The program has one thread, this one, at a point where it holds no lock:
   // from now on its locks and the purger's exclude each other
@@ -600,7 +602,7 @@ size_t trim() {
 }
 
 void fork_child_unlocked() {
-  g_home_pid = static_cast<pid_t>(syscall(SYS_getpid));
+  g_home_pid = getpid();
   g_purger_started.store(false, std::memory_order_relaxed);
   g_purger_idle.store(0, std::memory_order_relaxed);
 }
