@@ -66,6 +66,9 @@ constinit std::atomic<unsigned> g_pool_dirty{0};  // pooled caches holding pages
 // other owners' room purged rather than written.
 constexpr size_t kRegionBytes = (sizeof(BinRegion) + 63) & ~size_t{63};
 constexpr size_t kUnit = (kRegionBytes + sizeof(ThreadCache) + kPageSize - 1) & ~(kPageSize - 1);
+// purge_pool keeps the page where the cache starts, with what the pool reads.
+static_assert(kRegionBytes % kPageSize + offsetof(ThreadCache, remote) <= kPageSize,
+              "a pooled cache's links must share its first page");
 
 void zero_cache(ThreadCache* tc, BinRegion* r, bool whole_region) {
   memset(static_cast<void*>(tc), 0, sizeof *tc);
@@ -598,7 +601,11 @@ void purge_pool(uint32_t now, uint32_t delay_ms) {
     // (tc_alloc uses fresh chunks as they are), but for what the pool and
     // tc_alloc read: its region, its link, and no shard (its tables are gone).
     BinRegion* r = tc->region;
-    os::purge(r, kUnit);
+    char* unit = reinterpret_cast<char*>(r);
+    char* head = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(tc) & ~(kPageSize - 1));
+    os::purge(unit, static_cast<size_t>(head - unit));
+    os::purge(head + kPageSize, kUnit - static_cast<size_t>(head - unit) - kPageSize);
+    memset(head, 0, kPageSize);  // resident anyway: written, not purged and faulted back
     tc->region = r;
     tc->next_live = next;
     tc->shard = kNoShard;

@@ -70,6 +70,13 @@ struct ThreadCache {
   uint8_t zero_;     // 0: plain() reads live..zero_ as one word
   ThreadCache* real; // the cache that holds this thread's blocks (self, or
                      // behind a counting front)
+  // The live list or the pool; near the top, in the one page a purged pooled
+  // cache keeps (purge_pool): rewriting them after the purge faulted two pages
+  // back per cache.
+  ThreadCache* next_live;
+  ThreadCache* prev_live;
+  uint32_t pooled_ms;    // when it was pooled
+  uint8_t pool_clean;    // pooled with its pages purged (HZ_POOL_PURGE): set up as a fresh cache
   RemoteStash remote;
   Spill spill;
   uint32_t flush_epoch;  // last budget::g_flush_epoch honoured
@@ -77,11 +84,7 @@ struct ThreadCache {
   unsigned borrow_hint;  // the shard the last borrow took from
   int tid;               // front of a thread's cache: its kernel thread id (0: none)
   uint64_t n_alloc, n_free, n_remote;  // counting fronts only
-  ThreadCache* next_live;
-  ThreadCache* prev_live;
   uint8_t busy;          // the owner is in a slow path that works on this cache (idle::Busy)
-  uint8_t pool_clean;    // pooled with its pages purged (HZ_POOL_PURGE): set up as a fresh cache
-  uint32_t pooled_ms;    // when it was pooled
   IdleState idle_state;  // the purger's side of idle return, behind its lock
   // A set-up thread, neither counting nor being taken back: its slow paths
   // may work on its cache directly. One compare.
