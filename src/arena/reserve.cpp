@@ -709,6 +709,9 @@ bool limit_tight() {
 }
 
 size_t unmap_for_limit(uint32_t now_ms) {
+  const size_t seen = limit_seen();  // a first look without the lock: most calls end here
+  if (seen == os::kUnlimited || (__atomic_load_n(&g_heap.free_pages, __ATOMIC_RELAXED) << kPageShift) <= seen / kRlimitKeepShare)
+    return 0;
   LockGuard g(g_heap.lock);
   const size_t limit = g_res.limit_seen;
   if (limit == 0 || limit == os::kUnlimited || (g_heap.free_pages << kPageShift) <= limit / kRlimitKeepShare) return 0;

@@ -538,20 +538,18 @@ FreeBlock* steal(unsigned cls, unsigned my_shard) {
 // once, and that glibc's free gives back at once (its heap's top). The decay
 // waits for a shard to be idle and then for the delay, which a thread that
 // goes on with fast paths only never reaches (a single-threaded program has
-// no purger): so every shard with news is reclaimed now, whatever its
-// traffic, and free spans over the limit's share unmapped, at most once a
-// millisecond.
+// no purger): so the caller's shard is reclaimed now, whatever its traffic
+// (each thread's own flushes cover its shard; the purger, idle ones), and
+// free spans over the limit's share are unmapped. At every such slow path:
+// once a millisecond left the frees of the loop's last millisecond for good
+// (1 run in 5 of preload.rlimit.set's fast step).
 void limit_pass(uint32_t now) {
-  static constinit std::atomic<uint32_t> last{0};
-  if (last.load(std::memory_order_relaxed) == now) return;
-  last.store(now, std::memory_order_relaxed);
-  if (g_decay_lock.try_lock()) {
-    for (unsigned s = 0; s < kShards; ++s) {
-      Shard& sh = g_shards[s];
-      uint32_t ev = sh.events.load(std::memory_order_relaxed);
-      bool cut = false;
-      if (has_news(sh, ev) && reclaim_shard(s, false, 0, kSlice, &cut) != kBusy && !cut) sh.decay_reclaimed = ev;
-    }
+  const unsigned s = t_cache->shard;  // kNoShard: a thread's teardown, or no small block yet
+  if (s < kShards && g_decay_lock.try_lock()) {
+    Shard& sh = g_shards[s];
+    uint32_t ev = sh.events.load(std::memory_order_relaxed);
+    bool cut = false;
+    if (has_news(sh, ev) && reclaim_shard(s, false, 0, kSlice, &cut) != kBusy && !cut) sh.decay_reclaimed = ev;
     g_decay_lock.unlock();
   }
   arena::unmap_for_limit(now);
