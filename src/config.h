@@ -396,14 +396,15 @@ inline constexpr bool kKeepUnderPeak = HZ_KEEP_UNDER_PEAK != 0 && kLargeKeep;
 inline constexpr size_t kRlimitKeepShare = HZ_RLIMIT_KEEP_SHARE;
 // Under RLIMIT_AS, once the heap's range reaches 1/HZ_TIGHT_LIMIT_SHARE of
 // the limit, memory left idle is reclaimed and free spans of 1 MiB or more
-// unmapped at the slow path that leaves it, at most once a millisecond, not
-// after the decay's delay: a thread that freed 300 MiB of small blocks and
+// unmapped at the slow path that leaves it, not after the decay's delay (a
+// quarter made a 38 MB heap under a 100 MB limit churn its runs: 20-35%
+// slower, peak RSS 21 -> 33 MB): a thread that freed 300 MiB of small blocks and
 // then ran fast paths only (no later slow path to run the decay; a
 // single-threaded program has no purger) held it for good, and the
 // program's own mmap of 100 MiB failed under a limit of 420 MiB (glibc's
 // free gave it back). 0: off.
 #ifndef HZ_TIGHT_LIMIT_SHARE
-#define HZ_TIGHT_LIMIT_SHARE 4
+#define HZ_TIGHT_LIMIT_SHARE 2
 #endif
 inline constexpr size_t kTightLimitShare = HZ_TIGHT_LIMIT_SHARE;
 }  // namespace hz

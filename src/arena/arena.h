@@ -182,7 +182,7 @@ void limit_changed();
 // sandbox's filter saw thousands); a limit set without setrlimit/prlimit is
 // seen at the next growth or decay pass (fit_limit).
 size_t limit_seen();
-// Under RLIMIT_AS, with the heap's range at 1/kTightLimitShare of the limit
+// Under RLIMIT_AS, with the heap's range at 1/kTightLimitShare (half) of the limit
 // or more (read without the lock, no system call): the slow paths that leave
 // memory idle reclaim and unmap at once (budget.cpp, limit_pass).
 bool limit_tight();
