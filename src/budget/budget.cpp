@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <linux/futex.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -338,6 +339,16 @@ __attribute__((constructor)) void record_home_pid() {
 // program idles; such a program pays little for glibc's paths). pthread_create
 // allocates (the new thread's DTV): callers must be at a point where this
 // thread's cache is consistent, never in the middle of a refill or a flush.
+// A child made without our fork handlers (_Fork, a raw fork, clone without
+// CLONE_VM) has memory of its own, and a purger of its own once it needs one
+// (it kept 100 MB for good when taken for a vfork child); a vfork child
+// shares its parent's (kcmp says; a parent gone is no vfork's, which waits
+// for its child). Unknown (kcmp refused): no purger.
+bool own_copy(pid_t me) {
+  const long same = syscall(SYS_kcmp, me, g_home_pid, KCMP_VM, 0, 0);
+  return same > 0 || (same < 0 && errno == ESRCH);
+}
+
 void ensure_purger(bool any_process = false) {
   if (!g_background || g_purger_started.load(std::memory_order_relaxed) || (!any_process && live_thread_count() <= 1)) return;
   // After a failed pthread_create (EAGAIN under a thread limit), retry a
@@ -346,7 +357,10 @@ void ensure_purger(bool any_process = false) {
   if (g_purger_failed.load(std::memory_order_relaxed) &&
       static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0)
     return;
-  if (getpid() != g_home_pid) return;  // once per start: rare
+  if (const pid_t me = getpid(); me != g_home_pid) {
+    if (!own_copy(me)) return;
+    g_home_pid = me;
+  }
   if (g_purger_started.exchange(true)) return;
   // The program has one thread, this one, at a point where it holds no lock:
   // from now on its locks and the purger's exclude each other
