@@ -321,16 +321,29 @@ void wake_purger() {
 // The process the purger belongs to: set at load (before main, so before any
 // vfork: a program's first malloc may come in a vfork child) and in a fork
 // child.
-// A vfork child (or a raw clone's) runs on its parent's memory: a purger it
-// started would die at its exec or exit, leaving the parent flagged as having
-// one (no decay ever again) and glibc counting a thread it does not have (the
-// parent's last pthread_exit never ended the process; its buffered stdout
-// and atexit handlers were lost).
+// A vfork child (or a clone with CLONE_VM) runs on its parent's memory: a
+// purger it started would die at its exec or exit, leaving the parent
+// flagged as having one (no decay ever again) and glibc counting a thread it
+// does not have (the parent's last pthread_exit never ended the process;
+// its buffered stdout and atexit handlers were lost).
 constinit pid_t g_home_pid = 0;
 // getpid(), not syscall(): a program may interpose syscall() and not be
 // ready for it before its own constructors ran (idle.publish_sleep).
 __attribute__((constructor)) void record_home_pid() {
   if (!g_home_pid) g_home_pid = getpid();
+}
+
+// A child made without our fork handlers (_Fork, a raw fork, clone without
+// CLONE_VM) has memory of its own, and a purger of its own once it needs one
+// (it kept 100 MB for good when taken for a vfork child); a vfork child
+// shares its parent's (kcmp says; a parent gone is no vfork's, which waits
+// for its child). Unknown (kcmp refused): no purger.
+bool own_copy(pid_t me) {
+  const int saved = errno;  // called from free(), which leaves errno alone
+  const long same = syscall(SYS_kcmp, me, g_home_pid, KCMP_VM, 0, 0);
+  const bool own = same > 0 || (same < 0 && errno == ESRCH);
+  errno = saved;
+  return own;
 }
 
 // A background purger only where threads already exist (creating the first
@@ -339,16 +352,6 @@ __attribute__((constructor)) void record_home_pid() {
 // program idles; such a program pays little for glibc's paths). pthread_create
 // allocates (the new thread's DTV): callers must be at a point where this
 // thread's cache is consistent, never in the middle of a refill or a flush.
-// A child made without our fork handlers (_Fork, a raw fork, clone without
-// CLONE_VM) has memory of its own, and a purger of its own once it needs one
-// (it kept 100 MB for good when taken for a vfork child); a vfork child
-// shares its parent's (kcmp says; a parent gone is no vfork's, which waits
-// for its child). Unknown (kcmp refused): no purger.
-bool own_copy(pid_t me) {
-  const long same = syscall(SYS_kcmp, me, g_home_pid, KCMP_VM, 0, 0);
-  return same > 0 || (same < 0 && errno == ESRCH);
-}
-
 void ensure_purger(bool any_process = false) {
   if (!g_background || g_purger_started.load(std::memory_order_relaxed) || (!any_process && live_thread_count() <= 1)) return;
   // After a failed pthread_create (EAGAIN under a thread limit), retry a
