@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <linux/futex.h>
-#include <linux/kcmp.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -320,7 +319,13 @@ void wake_purger() {
 
 // The process the purger belongs to: set at load (before main, so before any
 // vfork: a program's first malloc may come in a vfork child) and in a fork
-// child.
+// child. A child made without fork handlers (_Fork, a raw fork, clone) gets
+// no purger either: its memory decays from its own slow paths only. Telling
+// it from a vfork child by kcmp(KCMP_VM) was tried and dropped: against a
+// leader gone by pthread_exit (a zombie, no memory) a vfork child looked like
+// a copy and started the purger in the parent's memory, and a clone() child
+// that used threads, given a purger, never ended (its function's return ends
+// one thread only) (docs/boxes.md).
 // A vfork child (or a clone with CLONE_VM) runs on its parent's memory: a
 // purger it started would die at its exec or exit, leaving the parent
 // flagged as having one (no decay ever again) and glibc counting a thread it
@@ -331,19 +336,6 @@ constinit pid_t g_home_pid = 0;
 // ready for it before its own constructors ran (idle.publish_sleep).
 __attribute__((constructor)) void record_home_pid() {
   if (!g_home_pid) g_home_pid = getpid();
-}
-
-// A child made without our fork handlers (_Fork, a raw fork, clone without
-// CLONE_VM) has memory of its own, and a purger of its own once it needs one
-// (it kept 100 MB for good when taken for a vfork child); a vfork child
-// shares its parent's (kcmp says; a parent gone is no vfork's, which waits
-// for its child). Unknown (kcmp refused): no purger.
-bool own_copy(pid_t me) {
-  const int saved = errno;  // called from free(), which leaves errno alone
-  const long same = syscall(SYS_kcmp, me, g_home_pid, KCMP_VM, 0, 0);
-  const bool own = same > 0 || (same < 0 && errno == ESRCH);
-  errno = saved;
-  return own;
 }
 
 // A background purger only where threads already exist (creating the first
@@ -360,10 +352,11 @@ void ensure_purger(bool any_process = false) {
   if (g_purger_failed.load(std::memory_order_relaxed) &&
       static_cast<int32_t>(now - g_purger_retry_ms.load(std::memory_order_relaxed)) < 0)
     return;
-  if (const pid_t me = getpid(); me != g_home_pid) {
-    if (!own_copy(me)) return;
-    g_home_pid = me;
-  }
+  // Not another process's (see g_home_pid). Nothing may be written here to
+  // ask less often: a vfork child writes its parent's memory (a retry delay
+  // so written kept a parent that freed everything meanwhile at 216 MB). A
+  // multi-threaded child made without fork handlers pays a getpid per flush.
+  if (getpid() != g_home_pid) return;
   if (g_purger_started.exchange(true)) return;
   // The program has one thread, this one, at a point where it holds no lock:
   // from now on its locks and the purger's exclude each other
@@ -561,7 +554,10 @@ FreeBlock* steal(unsigned cls, unsigned my_shard) {
 // once a millisecond left the frees of the loop's last millisecond for good
 // (1 run in 5 of preload.rlimit.set's fast step).
 void limit_pass(uint32_t now) {
-  const unsigned s = t_cache->shard;  // kNoShard: a thread's teardown, or no small block yet
+  // The cache behind a counting front (HAKOZUNA_STATS=1); kNoShard: a
+  // thread's teardown, or no small block yet.
+  const ThreadCache* tc = t_cache->real ? t_cache->real : t_cache;
+  const unsigned s = tc->shard;
   if (s < kShards && g_decay_lock.try_lock()) {
     Shard& sh = g_shards[s];
     uint32_t ev = sh.events.load(std::memory_order_relaxed);

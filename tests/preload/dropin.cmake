@@ -49,8 +49,8 @@ hz_dropin_pair(atfork_grow dropin_atfork_grow.c "atfork_grow ok")
 hz_dropin_pair(no_mprotect dropin_no_mprotect.c "^dropin_no_mprotect ok\n$")
 # A sandbox trapping prctl (the purger's name) to the program's handler.
 hz_dropin_pair(trap_prctl dropin_trap_prctl.c "dropin_trap_prctl ok")
-# A _Fork child (no fork handlers) must get its own purger.
-hz_dropin_pair(raw_fork dropin_raw_fork.c "dropin_raw_fork ok")
+# Children made without fork handlers: no purger in them.
+hz_dropin_pair(clone_child dropin_clone_child.c "clone child done\nvfork child done\ndropin_clone_child ok")
 # main's pthread_exit where /proc cannot be read: the process must end.
 hz_dropin_pair(noproc_exit dropin_noproc_exit.c "worker done\nworker done\ndropin_noproc_exit ok" -Wl,--no-as-needed gcc_s -Wl,--as-needed)
 hz_dropin_pair(vfork dropin_vfork.c "buffered line from main\nworker done\ndropin_vfork ok")

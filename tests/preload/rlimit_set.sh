@@ -23,6 +23,11 @@ run_pair trim bash -c 'ulimit -v 400000 && exec "$0" trim' "$prog"
 same trim.out
 run_pair fast bash -c 'ulimit -v 400000 && exec "$0" fast' "$prog"
 same fast.out
+# The same behind the counting front (HAKOZUNA_PROFILE counts as
+# HAKOZUNA_STATS=1 does, into a file): the pass reclaimed no shard there (the
+# front's has none).
+run_pair fast_counting env HAKOZUNA_PROFILE="$HZ_WORK/fast_counting" bash -c 'ulimit -v 400000 && exec "$0" fast' "$prog"
+same fast_counting.out
 run_pair tiny bash -c 'ulimit -v 10000 && exec "$0" tiny' "$prog"
 same tiny.out
 cat "$HZ_WORK"/hz/*.out "$HZ_WORK"/hz/set.err
