@@ -1,8 +1,9 @@
-/* deny_syscall(NR, ERR): installs a seccomp filter under which system call NR
- * fails with ERR, as a sandbox's does; the rest is allowed. trap_syscall(NR):
- * NR raises SIGSYS in its thread instead (SECCOMP_RET_TRAP), for the
- * program's handler. 0, or -1 with a message. For the drop-in tests'
- * programs. */
+/* Seccomp filters for the tests' programs, as a sandbox installs them:
+ * filter_syscalls(NRS, N, ACTION): the N system calls NRS (at most 8) get
+ * ACTION (SECCOMP_RET_ERRNO | err, SECCOMP_RET_TRAP, SECCOMP_RET_KILL_PROCESS),
+ * the rest is allowed. deny_syscall(NR, ERR): NR fails with ERR;
+ * trap_syscall(NR): NR raises SIGSYS in its thread, for the program's
+ * handler. 0, or -1 with a message. */
 #pragma once
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -10,14 +11,16 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
-static int filter_syscall(unsigned nr, unsigned action) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, action),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+static int filter_syscalls(const unsigned* nrs, unsigned n, unsigned action) {
+  struct sock_filter f[11];
+  unsigned k = 0;
+  if (n > 8) return -1;
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  for (unsigned i = 0; i < n; ++i)  /* a match jumps over the rest and the allow */
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nrs[i], (unsigned char)(n - i), 0);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
+  struct sock_fprog prog = {(unsigned short)k, f};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
     perror("seccomp");
     return -1;
@@ -25,5 +28,5 @@ static int filter_syscall(unsigned nr, unsigned action) {
   return 0;
 }
 
-static int deny_syscall(unsigned nr, unsigned err) { return filter_syscall(nr, SECCOMP_RET_ERRNO | err); }
-static int trap_syscall(unsigned nr) { return filter_syscall(nr, SECCOMP_RET_TRAP); }
+static int deny_syscall(unsigned nr, unsigned err) { return filter_syscalls(&nr, 1, SECCOMP_RET_ERRNO | err); }
+static int trap_syscall(unsigned nr) { return filter_syscalls(&nr, 1, SECCOMP_RET_TRAP); }

@@ -4,33 +4,20 @@
 // a signal handler is installed, and glibc always installs SIGSETXID's):
 // the whole process is killed with SIGSYS by the first idle-return attempt.
 // Run: HAKOZUNA_PURGE_DELAY_MS=8 LD_PRELOAD=.../libhakozuna.so ./seccomp_vmread
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "../../preload/seccomp_deny.h"
 
 static int go[2];
 
 static void harden(void) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 3, 0),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_writev, 2, 0),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ptrace, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-  };
-  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-    perror("seccomp");
-    exit(2);
-  }
+  static const unsigned kDenied[] = {SYS_process_vm_readv, SYS_process_vm_writev, SYS_ptrace};
+  if (filter_syscalls(kDenied, 3, SECCOMP_RET_KILL_PROCESS)) exit(2);
 }
 
 static void* worker(void* arg) {
